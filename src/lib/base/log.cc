@@ -18,21 +18,31 @@ std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
 
 int SyslogPriority(Level l) {
   switch (l) {
-    case Level::kDebug: return LOG_DEBUG;
-    case Level::kInfo: return LOG_INFO;
-    case Level::kNotice: return LOG_NOTICE;
-    case Level::kWarning: return LOG_WARNING;
-    case Level::kError: return LOG_ERR;
+    case Level::kDebug:
+      return LOG_DEBUG;
+    case Level::kInfo:
+      return LOG_INFO;
+    case Level::kNotice:
+      return LOG_NOTICE;
+    case Level::kWarning:
+      return LOG_WARNING;
+    case Level::kError:
+      return LOG_ERR;
   }
   return LOG_INFO;
 }
 const char* LevelName(Level l) {
   switch (l) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kNotice: return "notice";
-    case Level::kWarning: return "warning";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kNotice:
+      return "notice";
+    case Level::kWarning:
+      return "warning";
+    case Level::kError:
+      return "error";
   }
   return "?";
 }

@@ -33,10 +33,25 @@ void Log(Level level, const Args&... args) {
   Write(level, os.str());
 }
 
-template <class... Args> void Debug(const Args&... a) { Log(Level::kDebug, a...); }
-template <class... Args> void Info(const Args&... a) { Log(Level::kInfo, a...); }
-template <class... Args> void Notice(const Args&... a) { Log(Level::kNotice, a...); }
-template <class... Args> void Warning(const Args&... a) { Log(Level::kWarning, a...); }
-template <class... Args> void Error(const Args&... a) { Log(Level::kError, a...); }
+template <class... Args>
+void Debug(const Args&... a) {
+  Log(Level::kDebug, a...);
+}
+template <class... Args>
+void Info(const Args&... a) {
+  Log(Level::kInfo, a...);
+}
+template <class... Args>
+void Notice(const Args&... a) {
+  Log(Level::kNotice, a...);
+}
+template <class... Args>
+void Warning(const Args&... a) {
+  Log(Level::kWarning, a...);
+}
+template <class... Args>
+void Error(const Args&... a) {
+  Log(Level::kError, a...);
+}
 
 }  // namespace nsm::log

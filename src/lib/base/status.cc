@@ -8,18 +8,30 @@ namespace nsm {
 
 const char* CodeName(Code c) {
   switch (c) {
-    case Code::kOk: return "ok";
-    case Code::kInvalidArgument: return "invalid argument";
-    case Code::kNotFound: return "not found";
-    case Code::kIoError: return "I/O error";
-    case Code::kCorruption: return "corruption";
-    case Code::kBusy: return "busy";
-    case Code::kTimeout: return "timeout";
-    case Code::kUnavailable: return "unavailable";
-    case Code::kPermission: return "permission denied";
-    case Code::kNoSpace: return "no space";
-    case Code::kFull: return "full";
-    case Code::kInternal: return "internal error";
+    case Code::kOk:
+      return "ok";
+    case Code::kInvalidArgument:
+      return "invalid argument";
+    case Code::kNotFound:
+      return "not found";
+    case Code::kIoError:
+      return "I/O error";
+    case Code::kCorruption:
+      return "corruption";
+    case Code::kBusy:
+      return "busy";
+    case Code::kTimeout:
+      return "timeout";
+    case Code::kUnavailable:
+      return "unavailable";
+    case Code::kPermission:
+      return "permission denied";
+    case Code::kNoSpace:
+      return "no space";
+    case Code::kFull:
+      return "full";
+    case Code::kInternal:
+      return "internal error";
   }
   return "unknown";
 }

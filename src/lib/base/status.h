@@ -13,14 +13,14 @@ enum class Code {
   kOk = 0,
   kInvalidArgument,  // caller's input is malformed or out of range
   kNotFound,
-  kIoError,          // a system call failed (errno text in the message)
-  kCorruption,       // stored data is damaged; never silently replaced
-  kBusy,             // another process holds a lock; try later
+  kIoError,     // a system call failed (errno text in the message)
+  kCorruption,  // stored data is damaged; never silently replaced
+  kBusy,        // another process holds a lock; try later
   kTimeout,
-  kUnavailable,      // a peer or helper process is not there
+  kUnavailable,  // a peer or helper process is not there
   kPermission,
-  kNoSpace,          // disk full
-  kFull,             // a bounded queue or table is full
+  kNoSpace,  // disk full
+  kFull,     // a bounded queue or table is full
   kInternal,
 };
 
