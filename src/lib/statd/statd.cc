@@ -1,0 +1,190 @@
+// rpc.statd wiring.
+#include "statd/statd.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+
+#include "base/log.h"
+#include "callback/callbacks.h"
+#include "monitor/service.h"
+#include "privsep/daemon.h"
+#include "privsep/pidfile.h"
+#include "privsep/privileges.h"
+#include "proto/nsm.h"
+#include "resolver/resolver.h"
+#include "rpc/client.h"
+#include "rpc/rpcbind.h"
+#include "rpc/server.h"
+#include "store/store.h"
+
+namespace nsm::statd {
+namespace {
+
+constexpr const char* kProcNsmState = "/proc/sys/fs/nfs/nsm_local_state";
+constexpr const char* kProcNlmTcpPort = "/proc/sys/fs/nfs/nlm_tcpport";
+constexpr const char* kProcNlmUdpPort = "/proc/sys/fs/nfs/nlm_udpport";
+
+// Writes a decimal value to a /proc knob if the knob exists (the kernel's lockd may
+// not be loaded, as on the test machines: not an error).
+void WriteProcKnob(const char* path, uint64_t value) {
+  if (access(path, F_OK) != 0) {
+    log::Debug(path, " absent; not set");
+    return;
+  }
+  std::ofstream f(path);
+  f << value << "\n";
+  f.flush();
+  if (!f) log::Warning("cannot write ", path);
+}
+
+std::string PidfilePath(const std::string& state_dir) {
+  if (state_dir == NSM_DEFAULT_STATE_DIR) return "/run/rpc.statd.pid";
+  std::string s = state_dir;
+  for (char& c : s) {
+    if (c == '/') c = '_';
+  }
+  return "/run/rpc.statd" + s + ".pid";
+}
+
+}  // namespace
+
+int Run(const config::StatdOptions& o) {
+  log::Init("rpc.statd", !o.LogToStderr(), o.debug ? log::Level::kDebug : log::Level::kInfo);
+  if (o.ha_callout) {
+    log::Error("--ha-callout is not yet supported by this version of nsm");
+    return 1;
+  }
+  if (o.notify_only) {
+    log::Error("-N is not yet supported by this version of nsm; run sm-notify instead");
+    return 1;
+  }
+
+  // ORDER: the state directory must exist before anything else is set up, so that a
+  // mistyped -P is reported at once and nothing is registered with rpcbind.
+  struct stat sb {};
+  if (stat(o.state_dir.c_str(), &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+    log::Error("state directory ", o.state_dir, " is missing or not a directory");
+    return 1;
+  }
+
+  // ORDER: daemonize before creating threads and child processes; the parent waits
+  // for Ready() so that start-up errors still reach the terminal and the exit code.
+  // The pidfile lock is taken first: a second instance fails before touching anything.
+  auto pidfile = privsep::Pidfile::Acquire(PidfilePath(o.state_dir));
+  if (!pidfile.ok()) {
+    log::Error("pidfile: ", pidfile.status().ToString());
+    return 1;
+  }
+  privsep::ReadyNotifier ready;
+  if (!o.foreground) {
+    auto d = privsep::Daemonize();
+    if (!d.ok()) {
+      log::Error("cannot daemonize: ", d.status().ToString());
+      return 1;
+    }
+    ready = std::move(*d);
+    if (Status s = pidfile->WritePid(); !s.ok()) log::Warning("pidfile: ", s.ToString());
+  }
+  auto fail = [&](const std::string& msg) {
+    log::Error(msg);
+    ready.Fail(Status(Code::kInternal, msg));
+    return 1;
+  };
+
+  if (o.nlm_port != 0) WriteProcKnob(kProcNlmTcpPort, o.nlm_port);
+  if (o.nlm_udp_port != 0 || o.nlm_port != 0) {
+    WriteProcKnob(kProcNlmUdpPort, o.nlm_udp_port != 0 ? o.nlm_udp_port : o.nlm_port);
+  }
+
+  asio::io_context io;
+
+  // ORDER: the resolver sidecar is spawned before the store is opened, so no
+  // database descriptor can leak into it; it drops its own privileges.
+  auto resolver = resolver::MakeSidecarResolver(io);
+
+  // ORDER: sockets are bound while still root (a -p port may be privileged; the
+  // callback socket needs a reserved source port).
+  rpc::ServerOptions so;
+  so.port = o.port;
+  rpc::Server server(io, so);
+  if (Status st = server.Listen(); !st.ok()) return fail("cannot listen: " + st.ToString());
+  rpc::ClientOptions co;
+  co.reserved_port = true;
+  co.source_port = o.outgoing_port;
+  rpc::Client client(io, co);
+  if (Status st = client.Open(); !st.ok()) {
+    return fail("cannot open the callback socket: " + st.ToString());
+  }
+
+  // ORDER: drop privileges before the store is opened, so the database is created
+  // by (and stays writable for) the state directory's owner.
+  auto dropped = privsep::DropPrivileges(o.state_dir);
+  if (!dropped.ok()) return fail("cannot drop privileges: " + dropped.status().ToString());
+  if (dropped->dropped) {
+    log::Info("running as uid ", dropped->uid, " gid ", dropped->gid,
+              dropped->can_bind_reserved ? " with" : " without", " CAP_NET_BIND_SERVICE");
+  }
+
+  auto store = store::Store::Open(o.state_dir, store::Options{});
+  if (!store.ok()) return fail("cannot open the monitor database: " + store.status().ToString());
+
+  // ORDER: the state number is made odd (we are up) and durable before any reply
+  // carries it; statd itself does not bump it (sm-notify does, at boot).
+  auto state = (*store)->GetState();
+  if (!state.ok()) return fail("cannot read the state number: " + state.status().ToString());
+  uint32_t st_num = *state;
+  if (st_num % 2 == 0) {
+    st_num += 1;
+    if (Status s = (*store)->SetState(st_num); !s.ok()) {
+      return fail("cannot record the state number: " + s.ToString());
+    }
+  }
+  WriteProcKnob(kProcNsmState, st_num);
+
+  callback::Callbacks callbacks(io, client);
+  monitor::Hooks hooks;
+  hooks.rebooted = [](uint32_t s) {
+    log::Warning("state bumped to ", s, "; peers are notified by the next sm-notify run");
+  };
+  monitor::Service service(io, **store, *resolver, callbacks, st_num, monitor::Options{},
+                           std::move(hooks));
+  service.Register(server);
+
+  // ORDER: register with rpcbind last, once every call can be answered.
+  std::vector<rpc::Registration> regs = {{"udp", server.port()}, {"tcp", server.port()}};
+  if (server.has_ipv6()) {
+    regs.push_back({"udp6", server.port()});
+    regs.push_back({"tcp6", server.port()});
+  }
+  if (Status s = rpc::RegisterService(proto::kSmProg, proto::kSmVers, regs); !s.ok()) {
+    return fail("cannot register with rpcbind: " + s.ToString());
+  }
+
+  asio::signal_set stop(io, SIGTERM, SIGINT, SIGHUP);
+  stop.async_wait([&](std::error_code ec, int sig) {
+    if (ec) return;
+    log::Notice("caught signal ", sig, ", un-registering and exiting");
+    server.Stop();
+    client.Close();
+    resolver->Shutdown();
+    io.stop();
+  });
+  std::signal(SIGPIPE, SIG_IGN);
+
+  log::Notice("Version " NSM_VERSION " starting: port ", server.port(), ", state ", st_num,
+              ", state directory ", o.state_dir, ", ", (*store)->path());
+  if (Status s = ready.Ready(); !s.ok()) log::Warning("cannot report readiness: ", s.ToString());
+  io.run();
+
+  rpc::UnregisterService(proto::kSmProg, proto::kSmVers);
+  store->reset();  // drains the committer and checkpoints the database
+  return 0;
+}
+
+}  // namespace nsm::statd
