@@ -18,6 +18,7 @@
 #include <asio/write.hpp>
 
 #include "base/log.h"
+#include "privsep/privileges.h"
 #include "rpc/message.h"
 #include "rpc/record.h"
 
@@ -52,23 +53,6 @@ uint32_t RandomXid() {
 }
 
 }  // namespace
-
-Result<uint16_t> BindReservedPort(int fd, int family, const net::Address* source) {
-  static thread_local std::mt19937 rng{std::random_device{}()};
-  constexpr int kLow = 600, kHigh = 1023;
-  int start = kLow + static_cast<int>(rng() % (kHigh - kLow + 1));
-  int last_err = EADDRINUSE;
-  for (int i = 0; i <= kHigh - kLow; ++i) {
-    auto port = static_cast<uint16_t>(kLow + (start - kLow + i) % (kHigh - kLow + 1));
-    net::Address a = source != nullptr    ? source->WithPort(port)
-                     : family == AF_INET6 ? *net::Address::Parse("::", port)
-                                          : *net::Address::Parse("0.0.0.0", port);
-    if (::bind(fd, a.sockaddr_ptr(), a.sockaddr_len()) == 0) return port;
-    last_err = errno;
-    if (last_err != EADDRINUSE) break;
-  }
-  return ErrnoStatus("cannot bind a reserved port", last_err);
-}
 
 struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   struct UdpCall {
@@ -110,7 +94,11 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       }
       return Status::Ok();
     }
-    if (opts.reserved_port) return BindReservedPort(fd, family, src).status();
+    if (opts.reserved_port) {
+      return src != nullptr ? privsep::BindReservedPort(fd, src->sockaddr_ptr(), src->sockaddr_len())
+                                  .status()
+                            : privsep::BindReservedPort(fd, family).status();
+    }
     if (src != nullptr) {
       net::Address a = src->WithPort(0);
       if (::bind(fd, a.sockaddr_ptr(), a.sockaddr_len()) != 0) {

@@ -74,7 +74,4 @@ class Client {
   std::shared_ptr<Impl> impl_;
 };
 
-// Binds a socket to a free reserved port (600..1023, random start). Returns the port.
-Result<uint16_t> BindReservedPort(int fd, int family, const net::Address* source);
-
 }  // namespace nsm::rpc
