@@ -62,6 +62,29 @@ bool HasEffectiveCapability(int cap) {
   return (c.data[cap / 32].effective & (1u << (cap % 32))) != 0;
 }
 
+Result<Identity> DaemonIdentity(const std::string& state_dir) {
+  Identity id;
+  id.uid = geteuid();
+  id.gid = getegid();
+  if (id.uid != 0) return id;
+  struct stat st;
+  std::string sm = state_dir + "/sm";
+  if (stat(sm.c_str(), &st) != 0) {
+    if (errno != ENOENT) return ErrnoStatus("stat " + sm, errno);
+    if (stat(state_dir.c_str(), &st) != 0) return ErrnoStatus("stat " + state_dir, errno);
+  }
+  id.uid = st.st_uid;
+  id.gid = st.st_uid == 0 ? getgid() : st.st_gid;
+  return id;
+}
+
+Status HandOver(const std::string& path, const Identity& id) {
+  if (chown(path.c_str(), id.uid, id.gid) != 0 && errno != ENOENT) {
+    return ErrnoStatus("chown " + path, errno);
+  }
+  return Status::Ok();
+}
+
 Result<Identity> DropPrivileges(const std::string& state_dir) {
   (void)umask(S_IRWXO);  // as nfs-utils' nsm_drop_privileges
 

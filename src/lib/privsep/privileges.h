@@ -35,6 +35,15 @@ struct Identity {
 // the process may be half-way through the switch and must exit.
 Result<Identity> DropPrivileges(const std::string& state_dir);
 
+// The identity DropPrivileges(state_dir) would switch to (uid 0: it would stay root),
+// without switching.
+Result<Identity> DaemonIdentity(const std::string& state_dir);
+
+// Gives `path` (if it exists) to id.uid/id.gid. Used by rpc.statd for files it creates
+// as root before dropping privileges (the database in a root-owned state directory,
+// as Debian ships /var/lib/nfs). A missing path is not an error.
+Status HandOver(const std::string& path, const Identity& id);
+
 // Whether capability `cap` (e.g. CAP_NET_BIND_SERVICE) is in this thread's
 // effective set.
 bool HasEffectiveCapability(int cap);

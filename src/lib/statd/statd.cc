@@ -122,17 +122,27 @@ int Run(const config::StatdOptions& o) {
     return fail("cannot open the callback socket: " + st.ToString());
   }
 
-  // ORDER: drop privileges before the store is opened, so the database is created
-  // by (and stays writable for) the state directory's owner.
+  // ORDER: the store is opened while still root, then its files are handed to the
+  // daemon's user, then privileges are dropped. Debian ships /var/lib/nfs owned by
+  // root with only sm/ owned by statd: the unprivileged daemon could not create
+  // nsm.db (or SQLite's -wal/-shm) there, but it can use descriptors opened for it.
+  auto target = privsep::DaemonIdentity(o.state_dir);
+  if (!target.ok()) return fail("cannot stat the state directory: " + target.status().ToString());
+  auto store = store::Store::Open(o.state_dir, store::Options{});
+  if (!store.ok()) return fail("cannot open the monitor database: " + store.status().ToString());
+  if (geteuid() == 0 && target->uid != 0) {
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      if (Status s = privsep::HandOver((*store)->path() + suffix, *target); !s.ok()) {
+        return fail("cannot give the database to its user: " + s.ToString());
+      }
+    }
+  }
   auto dropped = privsep::DropPrivileges(o.state_dir);
   if (!dropped.ok()) return fail("cannot drop privileges: " + dropped.status().ToString());
   if (dropped->dropped) {
     log::Info("running as uid ", dropped->uid, " gid ", dropped->gid,
               dropped->can_bind_reserved ? " with" : " without", " CAP_NET_BIND_SERVICE");
   }
-
-  auto store = store::Store::Open(o.state_dir, store::Options{});
-  if (!store.ok()) return fail("cannot open the monitor database: " + store.status().ToString());
 
   // ORDER: the state number is made odd (we are up) and durable before any reply
   // carries it; statd itself does not bump it (sm-notify does, at boot).

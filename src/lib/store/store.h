@@ -12,7 +12,8 @@
 //
 // Several processes (rpc.statd, sm-notify, statdctl) may open the same database at
 // once; SQLite serialises them (WAL mode, busy timeout). Never carry a Store across
-// fork().
+// fork(). Callers must not use a Store while (or after) it is being destroyed, and
+// must not destroy it from inside a `done` callback (the destructor joins that thread).
 #pragma once
 
 #include <array>
@@ -63,10 +64,14 @@ struct NotifyEntry {
 };
 
 struct Options {
-  bool create = true;       // create the database file if missing (directory must exist)
-  bool read_only = false;   // statdctl list/status
+  bool create = true;  // create the database file if missing (directory must exist)
+  // statdctl list/status: never writes data; every write call fails with kPermission
+  // (the monitor mutations call `done` at once on the calling thread). Needs write
+  // access to the directory unless a writer has the database open or the file system
+  // is read-only (docs/store.md).
+  bool read_only = false;
   int busy_timeout_ms = 10000;
-  std::string vfs;          // SQLite VFS name; empty = default (tests inject faults here)
+  std::string vfs;               // SQLite VFS name; empty = default (tests inject faults here)
   const Clock* clock = nullptr;  // timestamps (added, last_attempt); null = Clock::Real()
 };
 
@@ -90,16 +95,22 @@ class Store {
   // file at rest, and closes.
   ~Store();
 
-  const std::string& path() const;
-  Stats stats() const;
+  const std::string& path() const;  // <state_dir>/NSM_DB_NAME
+  Stats stats() const;              // thread-safe
 
   // ---- state number (odd = up). Synchronous, durable before returning.
   Result<uint32_t> GetState();
   Status SetState(uint32_t state);
 
   // ---- group-committed monitor mutations (the SM_MON path)
+  // Each returns at once; `done` (may be empty) runs later on the committer thread,
+  // in request order, after the batch holding the request committed (or failed: every
+  // request of a batch gets the same status). kNoSpace: disk full, that batch only.
+  // kIoError: the store is poisoned (see above). kInvalidArgument: refused before the
+  // database (ValidName fails for mon_name or my_name, an address is not an IP literal).
   using Done = std::function<void(Status)>;
   // Insert, or replace priv/addresses/caller/added of the record with the same key.
+  // Duplicate addresses are dropped; added == 0 means now.
   void AddMonitor(Monitor m, Done done);
   // `removed` is false when no record had that key (still a success).
   void RemoveMonitor(MonitorKey key, std::function<void(Status, bool removed)> done);
@@ -110,27 +121,35 @@ class Store {
   // ---- reads (synchronous; a consistent snapshot each)
   Result<std::vector<Monitor>> ListMonitors();
   Result<uint64_t> CountMonitors();
-  // Case-insensitive match on mon_name; IP literals compared in canonical form.
+  // Case-insensitive match on mon_name; IP literals compared in canonical form
+  // ("::FFFF:127.0.0.1" finds records named "127.0.0.1" and vice versa).
   Result<std::vector<Monitor>> FindMonitorsByName(std::string_view mon_name);
-  // Records whose stored addresses contain this canonical IP.
+  // Records whose stored addresses contain this canonical IP (another spelling of the
+  // same IP, e.g. "::ffff:192.0.2.1", is canonicalised first).
   Result<std::vector<Monitor>> FindMonitorsByAddress(std::string_view canonical_ip);
 
   // ---- reboot / notify list (sm-notify)
   // One transaction: if bump, state becomes the next odd number above the current one
   // (+2 from odd); every monitor is merged into the notify list (one entry per distinct
   // (mon_name, my_name), addresses unioned, status pending); unless keep_monitors, the
-  // monitor list is emptied. Returns the (possibly new) state.
+  // monitor list is emptied. Returns the (possibly new) state. An entry already in the
+  // list keeps its addresses, gains the new ones and becomes pending with attempts = 0.
+  // Synchronous, like the calls below.
   Result<uint32_t> BeginReboot(bool bump, bool keep_monitors);
-  Result<std::vector<NotifyEntry>> ListNotify();
-  Status AddNotify(const NotifyEntry& e);  // upsert by (mon_name, my_name)
-  // The peer answered: remove its entry.
+  Result<std::vector<NotifyEntry>> ListNotify();  // in the order entries were added
+  // Upsert by (mon_name, my_name), replacing every field (added == 0 means now).
+  // kInvalidArgument for invalid names or non-IP addresses.
+  Status AddNotify(const NotifyEntry& e);
+  // The peer answered: remove its entry (ok if there is none).
   Status NotifyDone(std::string_view mon_name, std::string_view my_name);
   // Record an attempt (attempts += 1, last_error, last_attempt = now, status).
-  Status NotifyAttempt(std::string_view mon_name, std::string_view my_name,
-                       std::string_view error, NotifyStatus status);
+  // kNotFound if there is no such entry.
+  Status NotifyAttempt(std::string_view mon_name, std::string_view my_name, std::string_view error,
+                       NotifyStatus status);
 
   // ---- small key/value metadata (e.g. "legacy_imported")
   Result<std::string> GetMeta(std::string_view key);  // kNotFound if absent
+  // "state" is reserved (use SetState): kInvalidArgument.
   Status SetMeta(std::string_view key, std::string_view value);
 
   struct Impl;
