@@ -30,15 +30,6 @@ bool RecordAssembler::Feed(std::span<const uint8_t> bytes, std::vector<std::vect
       }
     }
   }
-  // A zero-length last fragment completes a record as well (handled above only when
-  // bytes follow); handle a header that ended exactly at the buffer's end.
-  if (in_fragment_ && frag_left_ == 0) {
-    in_fragment_ = false;
-    if (last_fragment_) {
-      out->push_back(std::move(record_));
-      record_.clear();
-    }
-  }
   return true;
 }
 
