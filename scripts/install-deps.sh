@@ -5,9 +5,10 @@ set -euo pipefail
 
 PKGS=(
   build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
-  libtirpc-dev libsqlite3-dev libasio-dev googletest libgtest-dev
+  libtirpc-dev libsqlite3-dev libasio-dev googletest libgtest-dev nlohmann-json3-dev
   rpcbind nfs-common tshark iproute2 procps util-linux sqlite3 net-tools
   python3 python3-pytest
+  debhelper fakeroot
 )
 
 missing=()

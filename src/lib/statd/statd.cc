@@ -10,8 +10,14 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "callback/callbacks.h"
+#include "control/daemon.h"
+#include "control/server.h"
+#include "ctl/dump.h"
+#include "ctl/legacy.h"
+#include "hacallout/runner.h"
 #include "monitor/service.h"
 #include "privsep/daemon.h"
 #include "privsep/pidfile.h"
@@ -56,10 +62,6 @@ std::string PidfilePath(const std::string& state_dir) {
 
 int Run(const config::StatdOptions& o) {
   log::Init("rpc.statd", !o.LogToStderr(), o.debug ? log::Level::kDebug : log::Level::kInfo);
-  if (o.ha_callout) {
-    log::Error("--ha-callout is not yet supported by this version of nsm");
-    return 1;
-  }
   if (o.notify_only) {
     log::Error("-N is not yet supported by this version of nsm; run sm-notify instead");
     return 1;
@@ -105,8 +107,16 @@ int Run(const config::StatdOptions& o) {
   asio::io_context io;
 
   // ORDER: the resolver sidecar is spawned before the store is opened, so no
-  // database descriptor can leak into it; it drops its own privileges.
-  auto resolver = resolver::MakeSidecarResolver(io);
+  // database descriptor can leak into it. It drops its own privileges, to the
+  // identity this daemon drops to below, so the daemon can still kill it then.
+  auto target = privsep::DaemonIdentity(o.state_dir);
+  if (!target.ok()) return fail("cannot stat the state directory: " + target.status().ToString());
+  resolver::SidecarOptions ropts;
+  if (target->uid != 0) {
+    ropts.drop_to_uid = target->uid;
+    ropts.drop_to_gid = target->gid;
+  }
+  auto resolver = resolver::MakeSidecarResolver(io, ropts);
 
   // ORDER: sockets are bound while still root (a -p port may be privileged; the
   // callback socket needs a reserved source port).
@@ -122,13 +132,20 @@ int Run(const config::StatdOptions& o) {
     return fail("cannot open the callback socket: " + st.ToString());
   }
 
+  // ORDER: the control socket (statdctl) is bound while still root: /run is root's.
+  // Requests are served only once io.run() starts, after ctl_handler is set below.
+  control::Handler ctl_handler;
+  control::Server ctl(io, control::SocketPath(o.state_dir),
+                      [&ctl_handler](const control::Request& r) { return ctl_handler(r); });
+  if (Status st = ctl.Listen(); !st.ok()) return fail("cannot listen: " + st.ToString());
+
   // ORDER: the store is opened while still root, then its files are handed to the
   // daemon's user, then privileges are dropped. Debian ships /var/lib/nfs owned by
   // root with only sm/ owned by statd: the unprivileged daemon could not create
   // nsm.db (or SQLite's -wal/-shm) there, but it can use descriptors opened for it.
-  auto target = privsep::DaemonIdentity(o.state_dir);
-  if (!target.ok()) return fail("cannot stat the state directory: " + target.status().ToString());
+  mode_t old_umask = umask(077);  // lockd's cookies are nobody else's business
   auto store = store::Store::Open(o.state_dir, store::Options{});
+  umask(old_umask);
   if (!store.ok()) return fail("cannot open the monitor database: " + store.status().ToString());
   if (geteuid() == 0 && target->uid != 0) {
     for (const char* suffix : {"", "-wal", "-shm"}) {
@@ -142,6 +159,27 @@ int Run(const config::StatdOptions& o) {
   if (dropped->dropped) {
     log::Info("running as uid ", dropped->uid, " gid ", dropped->gid,
               dropped->can_bind_reserved ? " with" : " without", " CAP_NET_BIND_SERVICE");
+  }
+
+  // ORDER: on the first start in a directory nfs-utils used, its sm/, sm.bak/ and
+  // state are imported once (meta "legacy_imported"), before the state is made odd.
+  if ((*store)->GetMeta("legacy_imported").status().code() == Code::kNotFound) {
+    auto legacy = ctl::ReadLegacyDir(o.state_dir);
+    if (legacy.ok()) {
+      for (const auto& p : legacy->problems) log::Warning("nfs-utils state: skipped ", p);
+      auto rep = ctl::ImportDump(**store, legacy->data);
+      if (!rep.ok()) return fail("cannot import the nfs-utils state: " + rep.status().ToString());
+      log::Notice("imported ", rep->monitors, " monitor(s), ", rep->notify,
+                  " notify entries and state ", rep->state_after, " from nfs-utils' files in ",
+                  o.state_dir);
+    } else if (legacy.status().code() != Code::kNotFound) {
+      return fail("cannot read the nfs-utils state: " + legacy.status().ToString());
+    }
+    if (Status s =
+            (*store)->SetMeta("legacy_imported", std::to_string(Clock::Real().UnixSeconds()));
+        !s.ok()) {
+      return fail("cannot record the nfs-utils import: " + s.ToString());
+    }
   }
 
   // ORDER: the state number is made odd (we are up) and durable before any reply
@@ -158,13 +196,35 @@ int Run(const config::StatdOptions& o) {
   WriteProcKnob(kProcNsmState, st_num);
 
   callback::Callbacks callbacks(io, client);
+  hacallout::Options ha_opts;
+  ha_opts.program = o.ha_callout.value_or("");
+  hacallout::Runner ha(io, ha_opts);
   monitor::Hooks hooks;
   hooks.rebooted = [](uint32_t s) {
     log::Warning("state bumped to ", s, "; peers are notified by the next sm-notify run");
   };
+  if (ha.enabled()) {
+    hooks.add_client = [&ha](const std::string& m, const std::string& n) { ha.AddClient(m, n); };
+    hooks.del_client = [&ha](const std::string& m, const std::string& n) { ha.DelClient(m, n); };
+    hooks.notified = [&ha](const std::string& m, const std::string& ip, int32_t s) {
+      ha.SmNotify(m, ip, s);
+    };
+  }
   monitor::Service service(io, **store, *resolver, callbacks, st_num, monitor::Options{},
                            std::move(hooks));
   service.Register(server);
+
+  control::DaemonInfo info{getpid(), o.state_dir, (*store)->path(), Clock::Real().UnixSeconds()};
+  control::DaemonSources sources;
+  sources.server = &server;
+  sources.client = &client;
+  sources.service = &service;
+  sources.callbacks = &callbacks;
+  sources.resolver = resolver.get();
+  sources.store = store->get();
+  sources.ha = &ha;
+  sources.control = &ctl;
+  ctl_handler = control::MakeDaemonHandler(info, sources);
 
   // ORDER: register with rpcbind last, once every call can be answered.
   std::vector<rpc::Registration> regs = {{"udp", server.port()}, {"tcp", server.port()}};
@@ -181,6 +241,8 @@ int Run(const config::StatdOptions& o) {
     if (ec) return;
     log::Notice("caught signal ", sig, ", un-registering and exiting");
     server.Stop();
+    ctl.Stop();
+    ha.Shutdown();
     client.Close();
     resolver->Shutdown();
     io.stop();

@@ -1,0 +1,441 @@
+// Reading and writing nfs-utils state directories (see legacy.h).
+#include "ctl/legacy.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <utility>
+
+#include "net/address.h"
+
+namespace nsm::ctl {
+namespace {
+
+bool IsBlank(char c) { return c == ' ' || c == '\t'; }
+
+std::vector<std::string_view> SplitBlanks(std::string_view s) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && IsBlank(s[i])) ++i;
+    size_t j = i;
+    while (j < s.size() && !IsBlank(s[j])) ++j;
+    if (j > i) out.push_back(s.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+std::optional<uint32_t> Hex32(std::string_view s) {
+  if (s.empty() || s.size() > 8) return std::nullopt;
+  uint32_t v = 0;
+  for (char c : s) {
+    int d;
+    if (c >= '0' && c <= '9') {
+      d = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      d = c - 'a' + 10;
+    } else if (c >= 'A' && c <= 'F') {
+      d = c - 'A' + 10;
+    } else {
+      return std::nullopt;
+    }
+    v = v << 4 | static_cast<uint32_t>(d);
+  }
+  return v;
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Reads a whole regular file of at most `max` bytes.
+Result<std::string> ReadSmallFile(const std::string& path, size_t max, int64_t* mtime) {
+  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (fd.get() < 0) return ErrnoStatus(path, errno);
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0) return ErrnoStatus(path, errno);
+  if (!S_ISREG(st.st_mode)) return Status(Code::kInvalidArgument, path + ": not a regular file");
+  if (static_cast<uint64_t>(st.st_size) > max) {
+    return Status(Code::kInvalidArgument, path + ": larger than " + std::to_string(max) + " bytes");
+  }
+  if (mtime != nullptr) *mtime = st.st_mtime;
+  std::string data;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = read(fd.get(), buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus(path, errno);
+    if (n == 0) break;
+    data.append(buf, static_cast<size_t>(n));
+    if (data.size() > max) return Status(Code::kInvalidArgument, path + ": grew while read");
+  }
+  return data;
+}
+
+// The address an nfs-utils record file tells about its host: the mon_name if it is an
+// IP literal, else the file name if that is one.
+std::vector<std::string> AddressesFor(const std::string& mon_name, const std::string& file) {
+  if (auto ip = net::CanonicalIp(mon_name)) return {*ip};
+  if (auto ip = net::CanonicalIp(file)) return {*ip};
+  return {};
+}
+
+struct RecordFile {
+  std::string name;
+  int64_t mtime = 0;
+  std::vector<LegacyLine> lines;
+};
+
+// Reads every record file of DIR/sub. A missing sub is no error (found = false).
+Status ReadRecordDir(const std::string& dir, const char* sub, std::vector<RecordFile>* out,
+                     std::vector<std::string>* problems, bool* found) {
+  const std::string path = dir + "/" + sub;
+  DIR* d = opendir(path.c_str());
+  *found = d != nullptr;
+  if (d == nullptr) {
+    if (errno == ENOENT) return Status::Ok();
+    return ErrnoStatus(path, errno);
+  }
+  std::vector<std::string> names;
+  errno = 0;
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (!n.empty() && n[0] != '.') names.push_back(std::move(n));
+  }
+  const int err = errno;
+  closedir(d);
+  if (err != 0) return ErrnoStatus("reading " + path, err);
+  std::sort(names.begin(), names.end());
+  for (const auto& n : names) {
+    const std::string where = std::string(sub) + "/" + n;
+    RecordFile f;
+    f.name = n;
+    Result<std::string> data = ReadSmallFile(path + "/" + n, kMaxLegacyFile, &f.mtime);
+    if (!data.ok()) {
+      if (data.status().code() == Code::kPermission) return data.status();
+      problems->push_back(where + ": skipped: " + data.status().message());
+      continue;
+    }
+    size_t start = 0;
+    int lineno = 0;
+    while (start < data->size()) {
+      size_t nl = data->find('\n', start);
+      if (nl == std::string::npos) nl = data->size();
+      std::string_view line(data->data() + start, nl - start);
+      start = nl + 1;
+      ++lineno;
+      if (SplitBlanks(line).empty() || line == "\r") continue;
+      Result<LegacyLine> l = ParseLegacyLine(line);
+      if (!l.ok()) {
+        problems->push_back(where + " line " + std::to_string(lineno) + ": " +
+                            l.status().message());
+        continue;
+      }
+      f.lines.push_back(std::move(*l));
+    }
+    out->push_back(std::move(f));
+  }
+  return Status::Ok();
+}
+
+Status FsyncPath(const std::string& path) {
+  Fd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) return ErrnoStatus("open " + path, errno);
+  if (fsync(fd.get()) != 0) return ErrnoStatus("fsync " + path, errno);
+  return Status::Ok();
+}
+
+struct Owner {
+  bool apply = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+Status ApplyOwner(const std::string& path, const Owner& o) {
+  if (!o.apply) return Status::Ok();
+  if (lchown(path.c_str(), o.uid, o.gid) != 0) return ErrnoStatus("chown " + path, errno);
+  return Status::Ok();
+}
+
+// Writes DIR/name atomically through DIR/.name.new.
+Status WriteFileAtomic(const std::string& dir, const std::string& name, std::string_view data,
+                       const Owner& o, mode_t mode = 0600) {
+  const std::string tmp = dir + "/." + name + ".new";
+  const std::string final_path = dir + "/" + name;
+  unlink(tmp.c_str());
+  {
+    Fd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
+    if (fd.get() < 0) return ErrnoStatus("create " + tmp, errno);
+    size_t off = 0;
+    while (off < data.size()) {
+      ssize_t n = write(fd.get(), data.data() + off, data.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        Status s = ErrnoStatus("write " + tmp, errno);
+        unlink(tmp.c_str());
+        return s;
+      }
+      off += static_cast<size_t>(n);
+    }
+    if (fsync(fd.get()) != 0) {
+      Status s = ErrnoStatus("fsync " + tmp, errno);
+      unlink(tmp.c_str());
+      return s;
+    }
+  }
+  Status s = ApplyOwner(tmp, o);
+  if (s.ok() && fchmodat(AT_FDCWD, tmp.c_str(), mode, 0) != 0)
+    s = ErrnoStatus("chmod " + tmp, errno);
+  if (s.ok() && rename(tmp.c_str(), final_path.c_str()) != 0) {
+    s = ErrnoStatus("rename " + tmp, errno);
+  }
+  if (!s.ok()) unlink(tmp.c_str());
+  return s;
+}
+
+// Makes DIR/sub exist (mode 0700, owned as requested) and lists its entries.
+Status PrepareRecordDir(const std::string& path, const Owner& o, std::vector<std::string>* names) {
+  if (mkdir(path.c_str(), 0700) == 0) {
+    Status s = ApplyOwner(path, o);
+    if (!s.ok()) return s;
+  } else if (errno != EEXIST) {
+    return ErrnoStatus("mkdir " + path, errno);
+  }
+  DIR* d = opendir(path.c_str());
+  if (d == nullptr) return ErrnoStatus(path, errno);
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names->push_back(std::move(n));
+  }
+  closedir(d);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<LegacyLine> ParseLegacyLine(std::string_view line) {
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || IsBlank(line.back()))) {
+    line.remove_suffix(1);
+  }
+  std::vector<std::string_view> f = SplitBlanks(line);
+  if (f.size() != 7) {
+    return Status(Code::kInvalidArgument, "expected 7 fields, found " + std::to_string(f.size()));
+  }
+  LegacyLine l;
+  uint32_t* nums[] = {&l.addr, &l.prog, &l.vers, &l.proc};
+  for (int i = 0; i < 4; ++i) {
+    std::optional<uint32_t> v = Hex32(f[i]);
+    if (!v) return Status(Code::kInvalidArgument, "field " + std::to_string(i + 1) + " is not hex");
+    *nums[i] = *v;
+  }
+  std::optional<store::Priv> priv = PrivFromHex(f[4]);
+  if (!priv) return Status(Code::kInvalidArgument, "priv is not 32 hex digits");
+  l.priv = *priv;
+  if (!store::ValidName(f[5])) return Status(Code::kInvalidArgument, "invalid mon_name");
+  if (!store::ValidName(f[6])) return Status(Code::kInvalidArgument, "invalid my_name");
+  l.mon_name = std::string(f[5]);
+  l.my_name = std::string(f[6]);
+  return l;
+}
+
+std::string FormatLegacyLine(const LegacyLine& l) {
+  char head[40];
+  std::snprintf(head, sizeof(head), "%08x %08x %08x %08x ", l.addr, l.prog, l.vers, l.proc);
+  return head + PrivToHex(l.priv) + " " + l.mon_name + " " + l.my_name + "\n";
+}
+
+uint32_t LegacyAddrFromIpv4(std::string_view ipv4) {
+  in_addr a{};
+  std::string s(ipv4);
+  if (inet_pton(AF_INET, s.c_str(), &a) != 1) a.s_addr = htonl(INADDR_LOOPBACK);
+  return a.s_addr;  // network-order bytes read as a host integer, as nfs-utils prints it
+}
+
+std::string Ipv4FromLegacyAddr(uint32_t addr) {
+  in_addr a{};
+  a.s_addr = addr;
+  char buf[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &a, buf, sizeof(buf));
+  return buf;
+}
+
+Result<LegacyDir> ReadLegacyDir(const std::string& dir) {
+  struct stat st {};
+  if (stat(dir.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status(Code::kNotFound, dir + ": no such directory");
+    return ErrnoStatus(dir, errno);
+  }
+  if (!S_ISDIR(st.st_mode)) return Status(Code::kInvalidArgument, dir + ": not a directory");
+  LegacyDir out;
+  std::vector<RecordFile> sm, bak;
+  bool have_sm = false, have_bak = false;
+  Status s = ReadRecordDir(dir, "sm", &sm, &out.problems, &have_sm);
+  if (s.ok()) s = ReadRecordDir(dir, "sm.bak", &bak, &out.problems, &have_bak);
+  if (!s.ok()) return s;
+
+  bool have_state = false;
+  Result<std::string> state = ReadSmallFile(dir + "/state", 4096, nullptr);
+  if (state.ok()) {
+    have_state = true;
+    if (state->size() >= 4) {
+      int32_t v;
+      std::memcpy(&v, state->data(), 4);
+      out.data.state = static_cast<uint32_t>(v);
+    } else {
+      out.problems.push_back("state: shorter than 4 bytes (" + std::to_string(state->size()) +
+                             "); state number not imported");
+    }
+  } else if (state.status().code() == Code::kPermission) {
+    return state.status();
+  } else if (state.status().code() != Code::kNotFound) {
+    out.problems.push_back("state: " + state.status().message());
+  }
+  if (!have_sm && !have_bak && !have_state) {
+    return Status(Code::kNotFound,
+                  dir + ": not an nfs-utils state directory (no state, sm/ or sm.bak/)");
+  }
+
+  std::map<std::tuple<std::string, std::string, uint32_t, uint32_t, uint32_t>, size_t> mon_index;
+  for (const auto& f : sm) {
+    for (const auto& l : f.lines) {
+      store::Monitor m;
+      m.key = {l.mon_name, l.my_name, l.prog, l.vers, l.proc};
+      m.priv = l.priv;
+      m.caller = Ipv4FromLegacyAddr(l.addr);
+      m.addresses = AddressesFor(l.mon_name, f.name);
+      m.added = f.mtime;
+      auto k = std::make_tuple(l.mon_name, l.my_name, l.prog, l.vers, l.proc);
+      auto it = mon_index.find(k);
+      if (it != mon_index.end()) {
+        out.data.monitors[it->second] = std::move(m);
+      } else {
+        mon_index[k] = out.data.monitors.size();
+        out.data.monitors.push_back(std::move(m));
+      }
+    }
+  }
+  std::map<std::pair<std::string, std::string>, size_t> notify_index;
+  for (const auto& f : bak) {
+    for (const auto& l : f.lines) {
+      auto k = std::make_pair(l.mon_name, l.my_name);
+      auto it = notify_index.find(k);
+      store::NotifyEntry* e;
+      if (it != notify_index.end()) {
+        e = &out.data.notify[it->second];
+      } else {
+        notify_index[k] = out.data.notify.size();
+        e = &out.data.notify.emplace_back();
+        e->mon_name = l.mon_name;
+        e->my_name = l.my_name;
+        e->added = f.mtime;
+      }
+      for (auto& a : AddressesFor(l.mon_name, f.name)) {
+        if (std::find(e->addresses.begin(), e->addresses.end(), a) == e->addresses.end()) {
+          e->addresses.push_back(std::move(a));
+        }
+      }
+    }
+  }
+  return out;
+}
+
+Status WriteLegacyDir(const std::string& dir, const Dump& d, const LegacyWriteOptions& opts) {
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoStatus("mkdir " + dir, errno);
+  Owner owner;
+  if (geteuid() == 0) {
+    struct stat st {};
+    const std::string sm = dir + "/sm";
+    if (stat(sm.c_str(), &st) != 0 && stat(dir.c_str(), &st) != 0) return ErrnoStatus(dir, errno);
+    owner.apply = true;
+    owner.uid = opts.uid.value_or(st.st_uid);
+    owner.gid = opts.gid.value_or(st.st_gid);
+  }
+
+  // Check both directories before writing anything.
+  const char* subs[] = {"sm", "sm.bak"};
+  for (const char* sub : subs) {
+    std::vector<std::string> names;
+    Status s = PrepareRecordDir(dir + "/" + sub, owner, &names);
+    if (!s.ok()) return s;
+    if (!names.empty() && !opts.replace) {
+      return Status(Code::kInvalidArgument, dir + "/" + sub + " is not empty (" +
+                                                std::to_string(names.size()) +
+                                                " entries); refusing to mix records");
+    }
+  }
+  if (opts.replace) {
+    for (const char* sub : subs) {
+      std::vector<std::string> names;
+      const std::string path = dir + "/" + sub;
+      Status s = PrepareRecordDir(path, owner, &names);
+      if (!s.ok()) return s;
+      for (const auto& n : names) {
+        const std::string p = path + "/" + n;
+        struct stat st {};
+        if (lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) continue;
+        if (unlink(p.c_str()) != 0) return ErrnoStatus("remove " + p, errno);
+      }
+    }
+  }
+
+  // sm/: one file per mon_name, lines in the dump's order.
+  std::map<std::string, std::string> files;
+  for (const auto& m : d.monitors) {
+    LegacyLine l{LegacyAddrFromIpv4(m.caller),
+                 m.key.my_prog,
+                 m.key.my_vers,
+                 m.key.my_proc,
+                 m.priv,
+                 m.key.mon_name,
+                 m.key.my_name};
+    files[m.key.mon_name] += FormatLegacyLine(l);
+  }
+  for (const auto& [name, content] : files) {
+    Status s = WriteFileAtomic(dir + "/sm", name, content, owner);
+    if (!s.ok()) return s;
+  }
+  // sm.bak/: the peers still to notify.
+  files.clear();
+  for (const auto& e : d.notify) {
+    LegacyLine l{
+        LegacyAddrFromIpv4("127.0.0.1"), 100021, 3, 16, store::Priv{}, e.mon_name, e.my_name};
+    files[e.mon_name] += FormatLegacyLine(l);
+  }
+  for (const auto& [name, content] : files) {
+    Status s = WriteFileAtomic(dir + "/sm.bak", name, content, owner);
+    if (!s.ok()) return s;
+  }
+  if (d.state) {
+    const int32_t v = static_cast<int32_t>(*d.state);
+    char raw[4];
+    std::memcpy(raw, &v, 4);
+    Status s = WriteFileAtomic(dir, "state", std::string_view(raw, 4), owner, 0644);
+    if (!s.ok()) return s;
+  }
+  for (const std::string& p : {dir + "/sm", dir + "/sm.bak", dir}) {
+    Status s = FsyncPath(p);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+}  // namespace nsm::ctl
