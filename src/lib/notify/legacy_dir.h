@@ -1,0 +1,56 @@
+// An nfs-utils state directory as sm-notify uses it (-P DIR without nsm's database):
+// reading sm/ and sm.bak/ record files and the `state` file, removing a notified
+// peer's lines from sm.bak/ the way nfs-utils does, and bumping `state`.
+//
+// nsm never modifies sm/ (the monitor list of whichever statd writes it) and never
+// creates a database in such a directory: see docs/sm-notify.md, "Legacy directories".
+//
+// Threading: plain blocking file I/O; no shared state. Errors: Status with the path.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "notify/legacy_format.h"
+
+namespace nsm::notify {
+
+// One record of one file. A file with no record line (old CTDB call-outs `touch`
+// sm/<client>) yields one entry with has_record = false: a peer known by name only.
+struct LegacyEntry {
+  std::string file;            // the file name: the peer's name as statd recorded it
+  bool in_notify_dir = false;  // sm.bak/ (true) or sm/ (false)
+  bool has_record = false;
+  LegacyRecord record;
+};
+
+struct LegacyDir {
+  std::vector<LegacyEntry> entries;   // sm.bak/ first, then sm/; each sorted by file name
+  std::optional<uint32_t> state;      // nullopt: `state` missing or short
+  std::vector<std::string> warnings;  // skipped files and lines
+};
+
+// True when `dir` holds nfs-utils state: a `state` file, or a regular file in sm/ or
+// sm.bak/ (dot files ignored).
+bool HasLegacyFiles(const std::string& dir);
+
+// Reads sm.bak/, sm/ and `state`. Missing sub-directories are empty. Non-regular
+// files, invalid names, unreadable or oversized files are skipped with a warning.
+// Errors: only when `dir` itself cannot be read.
+Result<LegacyDir> LoadLegacyDir(const std::string& dir);
+
+// Removes from sm.bak/<file> every line whose (mon_name, my_name) match, like
+// nfs-utils' nsm_delete_notified_host: the rest of the file is rewritten atomically
+// (temporary file, fsync, rename), an empty result unlinks the file. A file without
+// record lines is unlinked when mon_name is empty. A missing file is not an error.
+// The directory is not synced: a removal lost in a crash repeats a notification.
+Status RemoveLegacyNotified(const std::string& dir, std::string_view file,
+                            std::string_view mon_name, std::string_view my_name);
+
+// Writes `state` atomically (temporary file, fsync, rename, fsync of the directory).
+Status WriteLegacyState(const std::string& dir, uint32_t state);
+
+}  // namespace nsm::notify
