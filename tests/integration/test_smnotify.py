@@ -444,3 +444,23 @@ def test_many_peers_are_notified_quickly(session, host, statd_factory, lockd, pe
         assert os.listdir(os.path.join(d, "sm.bak")) == []
     else:
         rerun_finds_nothing(host, d)
+
+
+# ------------------------------------------------------------------ rpc.statd at boot
+def test_statd_runs_sm_notify_at_start_and_serves_the_new_state(session, host, statd_factory,
+                                                               lockd, peer_statds):
+    # rpc.statd without -L starts sm-notify, waits until the monitor list has become the
+    # notify list and the state is bumped, then serves the new state while sm-notify's
+    # daemon tells the peers.
+    privs = [ps.monitor(ps.peer.local4) for ps in peer_statds]
+    d = make_list(session, statd_factory, lockd, [ps.peer.addr4 for ps in peer_statds])
+    statd = statd_factory(d, binary=our_statd_binary(), notify=True)
+    r = lockd.stat("127.0.0.1")
+    assert r.res_stat == STAT_SUCC
+    lockd_state = r.state
+    assert lockd_state % 2 == 1 and lockd_state >= 3, lockd_state
+    for ps, priv in zip(peer_statds, privs):
+        check_called_back(ps, ps.peer.local4, priv, lockd_state)
+    # New monitors made after the start stay monitors: they are not in this boot's list.
+    assert lockd.mon("198.18.9.9", priv_bytes("late")).res_stat == STAT_SUCC
+    assert statd.alive()

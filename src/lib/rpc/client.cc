@@ -95,9 +95,9 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       return Status::Ok();
     }
     if (opts.reserved_port) {
-      return src != nullptr ? privsep::BindReservedPort(fd, src->sockaddr_ptr(), src->sockaddr_len())
-                                  .status()
-                            : privsep::BindReservedPort(fd, family).status();
+      return src != nullptr
+                 ? privsep::BindReservedPort(fd, src->sockaddr_ptr(), src->sockaddr_len()).status()
+                 : privsep::BindReservedPort(fd, family).status();
     }
     if (src != nullptr) {
       net::Address a = src->WithPort(0);
@@ -116,6 +116,11 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     if (v6) s->set_option(asio::ip::v6_only(true), ec);
     s->set_option(asio::socket_base::receive_buffer_size(opts.udp_buffer), ec);
     s->set_option(asio::socket_base::send_buffer_size(opts.udp_buffer), ec);
+    // SO_RCVBUF is capped by net.core.rmem_max; when privileged, ask past the cap so a
+    // burst of thousands of replies is not dropped.
+    int want = opts.udp_buffer;
+    setsockopt(s->native_handle(), SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want);
+    setsockopt(s->native_handle(), SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want);
     Status st = BindSource(s->native_handle(), v6 ? AF_INET6 : AF_INET);
     if (!st.ok()) return st;
     s->non_blocking(true, ec);

@@ -29,6 +29,8 @@ struct Lookup {
   std::function<void(Result<uint16_t>)> cb;
 };
 
+void TryRpcbind(std::shared_ptr<Lookup> l, uint32_t rpcb_vers);
+
 void TryPortmap(std::shared_ptr<Lookup> l) {
   std::vector<uint8_t> args;
   xdr::Encoder e(&args);
@@ -45,6 +47,8 @@ void TryPortmap(std::shared_ptr<Lookup> l) {
                 l->timeout,
                 std::chrono::milliseconds(500)};
   l->client->Call(std::move(spec), [l](Result<std::vector<uint8_t>> r) {
+    // A rejection (an rpcbind without portmap v2) falls back to GETADDR.
+    if (!r.ok() && r.status().code() == Code::kInvalidArgument) return TryRpcbind(l, 4);
     if (!r.ok()) return l->cb(r.status());
     xdr::Decoder d(*r);
     uint32_t port = 0;
@@ -56,6 +60,8 @@ void TryPortmap(std::shared_ptr<Lookup> l) {
   });
 }
 
+// rpcbind answers GETADDR for the transport the request arrived on, whatever netid it
+// names, so the question is asked over the transport being looked up.
 void TryRpcbind(std::shared_ptr<Lookup> l, uint32_t rpcb_vers) {
   std::vector<uint8_t> args;
   xdr::Encoder e(&args);
@@ -65,7 +71,7 @@ void TryRpcbind(std::shared_ptr<Lookup> l, uint32_t rpcb_vers) {
   e.String("");
   e.String("");
   CallSpec spec{l->host.WithPort(kRpcbPort),
-                Transport::kUdp,
+                l->transport,
                 kRpcbProg,
                 rpcb_vers,
                 kRpcbGetAddr,
@@ -74,10 +80,10 @@ void TryRpcbind(std::shared_ptr<Lookup> l, uint32_t rpcb_vers) {
                 std::chrono::milliseconds(500)};
   l->client->Call(std::move(spec), [l, rpcb_vers](Result<std::vector<uint8_t>> r) {
     if (!r.ok()) {
-      // Timeouts are final; a rejection (old portmapper) falls back to older versions.
-      if (r.status().code() != Code::kInvalidArgument) return l->cb(r.status());
-      if (rpcb_vers == 4) return TryRpcbind(l, 3);
-      if (l->host.is_v4()) return TryPortmap(l);
+      // Timeouts are final; a rejection falls back to the older version.
+      if (r.status().code() == Code::kInvalidArgument && rpcb_vers == 4) {
+        return TryRpcbind(l, 3);
+      }
       return l->cb(r.status());
     }
     xdr::Decoder d(*r);
@@ -101,6 +107,9 @@ void GetPort(Client& client, const net::Address& host, uint32_t prog, uint32_t v
              std::function<void(Result<uint16_t>)> cb) {
   auto l = std::make_shared<Lookup>(
       Lookup{&client, host.Normalized(), prog, vers, transport, timeout, std::move(cb)});
+  // IPv4: portmap GETPORT names the protocol in its arguments and is the cheapest
+  // question for rpcbind. IPv6 registrations are only visible to GETADDR.
+  if (l->host.is_v4()) return TryPortmap(l);
   TryRpcbind(l, 4);
 }
 

@@ -22,6 +22,7 @@
 #include "privsep/daemon.h"
 #include "privsep/pidfile.h"
 #include "privsep/privileges.h"
+#include "privsep/spawn.h"
 #include "proto/nsm.h"
 #include "resolver/resolver.h"
 #include "rpc/client.h"
@@ -62,9 +63,13 @@ std::string PidfilePath(const std::string& state_dir) {
 
 int Run(const config::StatdOptions& o) {
   log::Init("rpc.statd", !o.LogToStderr(), o.debug ? log::Level::kDebug : log::Level::kInfo);
-  if (o.notify_only) {
-    log::Error("-N is not yet supported by this version of nsm; run sm-notify instead");
-    return 1;
+
+  if (o.notify_only) {  // -N: run sm-notify for this state directory, then exit
+    std::vector<std::string> argv = {privsep::SelfDirectory() + "/sm-notify", "-d", "-P",
+                                     o.state_dir};
+    auto rc = privsep::SpawnAndWait(argv, std::chrono::hours(24));
+    if (!rc.ok()) log::Error("sm-notify: ", rc.status().ToString());
+    return rc.ok() ? *rc : 1;
   }
 
   // ORDER: the state directory must exist before anything else is set up, so that a
@@ -154,13 +159,6 @@ int Run(const config::StatdOptions& o) {
       }
     }
   }
-  auto dropped = privsep::DropPrivileges(o.state_dir);
-  if (!dropped.ok()) return fail("cannot drop privileges: " + dropped.status().ToString());
-  if (dropped->dropped) {
-    log::Info("running as uid ", dropped->uid, " gid ", dropped->gid,
-              dropped->can_bind_reserved ? " with" : " without", " CAP_NET_BIND_SERVICE");
-  }
-
   // ORDER: on the first start in a directory nfs-utils used, its sm/, sm.bak/ and
   // state are imported once (meta "legacy_imported"), before the state is made odd.
   if ((*store)->GetMeta("legacy_imported").status().code() == Code::kNotFound) {
@@ -180,6 +178,33 @@ int Run(const config::StatdOptions& o) {
         !s.ok()) {
       return fail("cannot record the nfs-utils import: " + s.ToString());
     }
+  }
+
+  // ORDER: at boot (unless -L) sm-notify runs before privileges are dropped (it needs
+  // root for reserved source ports and the kernel's files, then drops them itself) and
+  // before any SM_MON is accepted: its parent exits once the monitor list has become
+  // the notify list and the state is bumped, and only then is the state read below.
+  if (!o.no_notify) {
+    std::vector<std::string> argv = {privsep::SelfDirectory() + "/sm-notify", "-P", o.state_dir};
+    if (o.outgoing_port != 0) argv.push_back("-p" + std::to_string(o.outgoing_port));
+    if (o.name) {
+      argv.push_back("-v");
+      argv.push_back(*o.name);
+    }
+    if (access(argv[0].c_str(), X_OK) != 0) {
+      log::Warning("cannot run ", argv[0], "; peers are not told of this reboot");
+    } else if (auto rc = privsep::SpawnAndWait(argv, std::chrono::seconds(120)); !rc.ok()) {
+      log::Error("sm-notify: ", rc.status().ToString());
+    } else if (*rc != 0) {
+      log::Warning("sm-notify exited with status ", *rc);
+    }
+  }
+
+  auto dropped = privsep::DropPrivileges(o.state_dir);
+  if (!dropped.ok()) return fail("cannot drop privileges: " + dropped.status().ToString());
+  if (dropped->dropped) {
+    log::Info("running as uid ", dropped->uid, " gid ", dropped->gid,
+              dropped->can_bind_reserved ? " with" : " without", " CAP_NET_BIND_SERVICE");
   }
 
   // ORDER: the state number is made odd (we are up) and durable before any reply
