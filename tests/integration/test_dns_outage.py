@@ -22,8 +22,8 @@ every lookup to its resolver sidecar; what is checked here:
   the stub (coalescing while the query is in flight; the negative cache when the
   name is NXDOMAIN);
 - names in /etc/hosts still resolve while other lookups hang, a DNS outage is not
-  mistaken for a hung sidecar, and rpc.statd can stop its sidecar (all three currently
-  FAIL: see the xfail reasons, and the notes in bench/DNS_OUTAGE.md).
+  mistaken for a hung sidecar, and rpc.statd can stop its sidecar (the three problems
+  of bench/DNS_OUTAGE.md, fixed in the resolver: docs/resolver.md).
 
 The state directories of this file are on a tmpfs, so the SM_MON latencies measure
 the listener and the group commit, not the disk's fsync.  Latency on a shared, loaded
@@ -249,14 +249,8 @@ def test_notify_flood_of_an_nxdomain_name_costs_one_lookup(state_dir, session, s
     assert answering(statd)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (head-of-line blocking in the sidecar): its 8 worker threads each sit in "
-    "getaddrinfo for 10 s per unresolvable name while DNS hangs, and every other lookup "
-    "queues behind them, even of a name /etc/hosts answers at once; SM_NOTIFY is open to "
-    "any host, so 8 notifications with made-up names are enough to make the SM_MONs of "
-    "the next seconds time out and be recorded without addresses"))
 def test_hosts_file_names_resolve_while_dns_lookups_hang(state_dir, statd, lockd, blackhole):
-    # Twice the sidecar's default child_threads (docs/resolver.md).
+    # Twice the sidecar workers remote lookups may occupy (docs/resolver.md).
     names = ["busy-%d.outage.test" % i for i in range(16)]
     for i, n in enumerate(names):
         notify_local(n, 2 * i + 1)
@@ -288,12 +282,6 @@ def two_dead_nameservers(session, blackhole):
         second.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (resolver watchdog): a query is declared hung at its caller's timeout + "
-    "hang_margin (5 s + 5 s for SM_MON), shorter than glibc's own give-up time with a "
-    "dead DNS (10 s for one nameserver, 20 s for two): the healthy sidecar is killed "
-    "and replaced, failing every other pending lookup, and the replacement runs as the "
-    "daemon's uid instead of nobody"))
 def test_dns_outage_is_not_taken_for_a_hung_sidecar(state_dir, two_dead_nameservers,
                                                       statd_factory, lockd):
     stub, second = two_dead_nameservers
@@ -313,12 +301,6 @@ def test_dns_outage_is_not_taken_for_a_hung_sidecar(state_dir, two_dead_nameserv
     assert dos.sidecar_pids(statd.proc.pid) == old, log[-3000:]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (resolver after the privilege drop): rpc.statd runs as the owner of sm/ (statd) "
-    "and keeps only CAP_NET_BIND_SERVICE, while its first sidecar runs as nobody: "
-    "kill(sidecar, SIGKILL) fails with EPERM, so Shutdown() (and ReplaceSidecar) rely on "
-    "the sidecar noticing EOF, and Shutdown's blocking waitpid() never returns when "
-    "the sidecar cannot run (stopped, traced)"))
 def test_sigterm_ends_statd_even_if_its_sidecar_is_stopped(state_dir, statd):
     sidecar = until(lambda: dos.sidecar_pids(statd.proc.pid), 5.0)
     assert len(sidecar) == 1, sidecar

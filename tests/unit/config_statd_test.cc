@@ -358,3 +358,32 @@ TEST(StatdOptions, Usage) {
 
 }  // namespace
 }  // namespace nsm::config
+
+namespace nsm::config {
+namespace {
+
+TEST(StatdNsmKeys, ConnectionLimitsAndSourceCheckFromNfsConf) {
+  auto conf = NfsConf::Parse(
+      "[statd]\nmax-connections = 50\nidle-timeout = 30\nnotify-source-check = refuse\n", "test");
+  ASSERT_TRUE(conf.ok());
+  char prog[] = "rpc.statd";
+  char* argv[] = {prog, nullptr};
+  auto o = ParseStatdOptions(1, argv, *conf);
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->max_connections, 50u);
+  EXPECT_EQ(o->idle_timeout, 30u);
+  EXPECT_EQ(o->notify_source_check, "refuse");
+  auto defaults = ParseStatdOptions(1, argv, *NfsConf::Parse("", "empty"));
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->max_connections, 1024u);
+  EXPECT_EQ(defaults->notify_source_check, "log");
+  for (const char* bad : {"[statd]\nmax-connections = 0\n", "[statd]\nidle-timeout = x\n",
+                          "[statd]\nnotify-source-check = maybe\n"}) {
+    auto c = NfsConf::Parse(bad, "bad");
+    ASSERT_TRUE(c.ok());
+    EXPECT_FALSE(ParseStatdOptions(1, argv, *c).ok()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace nsm::config

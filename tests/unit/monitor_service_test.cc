@@ -246,6 +246,32 @@ TEST_F(ServiceTest, NotifyForAnUnknownPeerCallsNobody) {
   EXPECT_EQ(service_->stats().notify_unmatched.load(), 1u);
 }
 
+TEST_F(ServiceTest, ForeignSourceIsLoggedButCalledBackByDefault) {
+  Mon("127.0.0.1", "198.18.0.2", 1);
+  Notify("198.18.0.66", "198.18.0.2", 17);  // claims to be .2, comes from .66
+  RunUntilCallbacks(1);
+  ASSERT_EQ(callbacks_seen_.size(), 1u);
+  EXPECT_EQ(service_->stats().notify_foreign_source.load(), 1u);
+}
+
+TEST_F(ServiceTest, ForeignSourceIsRefusedWhenConfigured) {
+  Options o;
+  o.source_check = SourceCheck::kRefuse;
+  service_ = std::make_unique<Service>(io_, *store_, *resolver_, *callbacks_, 7, o);
+  Mon("127.0.0.1", "198.18.0.2", 1);
+  resolver_->Set("server.test", resolver::FakeAnswer::Addrs({"198.18.0.3"}));
+  Mon("127.0.0.1", "server.test", 2);
+  Notify("198.18.0.66", "198.18.0.2", 17);
+  Notify("198.18.0.66", "server.test", 17);
+  RunUntilCallbacks(1, 500ms);
+  EXPECT_TRUE(callbacks_seen_.empty());
+  EXPECT_EQ(service_->stats().notify_foreign_source.load(), 2u);
+  Notify("198.18.0.2", "198.18.0.2", 19);   // from its own address
+  Notify("198.18.0.3", "server.test", 19);  // from the address its name has now
+  RunUntilCallbacks(2);
+  ASSERT_EQ(callbacks_seen_.size(), 2u);
+}
+
 TEST_F(ServiceTest, StatAnswersWithTheState) {
   auto r = CallFrom("198.18.0.9", proto::kSmStat, proto::EncodeSmName("anyone"));
   auto res = proto::DecodeSmStatRes(r.results);

@@ -95,6 +95,28 @@ TEST(ResolverProtocol, HelloAndLogRoundTrip) {
   EXPECT_EQ(l->text.size(), kMaxLogText);
 }
 
+TEST(ResolverProtocol, PingAndPongCarryOnlyTheirId) {
+  auto ping = Decode(EncodePing(0x1122334455667788ULL));
+  EXPECT_EQ(EncodePing(0x1122334455667788ULL), Header(kVersion, 5, 0, 0x1122334455667788ULL));
+  EXPECT_EQ(ping.type, MsgType::kPing);
+  EXPECT_EQ(SenderOf(ping.type), Sender::kParent);
+  ASSERT_TRUE(DecodePing(ping).ok());
+  EXPECT_EQ(*DecodePing(ping), 0x1122334455667788ULL);
+  EXPECT_FALSE(DecodePong(ping).ok());
+  auto pong = Decode(EncodePong(9));
+  EXPECT_EQ(pong.type, MsgType::kPong);
+  EXPECT_EQ(SenderOf(pong.type), Sender::kSidecar);
+  ASSERT_TRUE(DecodePong(pong).ok());
+  EXPECT_EQ(*DecodePong(pong), 9u);
+  EXPECT_FALSE(DecodePing(pong).ok());
+  EXPECT_FALSE(DecodeResolve(ping).ok());
+  EXPECT_FALSE(DecodeAnswer(pong).ok());
+  ping.payload = {0};  // a payload is not allowed
+  EXPECT_FALSE(DecodePing(ping).ok());
+  pong.payload = {0};
+  EXPECT_FALSE(DecodePong(pong).ok());
+}
+
 TEST(ResolverProtocol, RejectsMalformedHeaders) {
   std::vector<std::pair<std::string, std::vector<uint8_t>>> cases = {
       {"empty", {}},
@@ -102,7 +124,9 @@ TEST(ResolverProtocol, RejectsMalformedHeaders) {
       {"version 0", Header(0, 2, 0, 1)},
       {"version 2", Header(2, 2, 0, 1)},
       {"type 0", Header(kVersion, 0, 0, 1)},
-      {"type 5", Header(kVersion, 5, 0, 1)},
+      {"type 7", Header(kVersion, 7, 0, 1)},
+      {"ping id 0", Header(kVersion, 5, 0, 0)},
+      {"pong id 0", Header(kVersion, 6, 0, 0)},
       {"length beyond data", Header(kVersion, 2, 4, 1)},
       {"resolve id 0", Header(kVersion, 2, 0, 0)},
       {"answer id 0", Header(kVersion, 3, 0, 0)},
@@ -227,7 +251,7 @@ TEST(ResolverProtocol, RandomBytesNeverCrashTheDecoders) {
     std::vector<uint8_t> b;
     // Half the inputs start with a plausible header so the payload decoders get exercised.
     size_t payload = rng() % 64;
-    if (i % 2 == 0) b = Header(kVersion, uint16_t(1 + rng() % 4), uint32_t(payload), 1 + rng() % 3);
+    if (i % 2 == 0) b = Header(kVersion, uint16_t(1 + rng() % 6), uint32_t(payload), 1 + rng() % 3);
     for (size_t j = 0; j < payload; ++j) b.push_back(uint8_t(rng()));
     if (i % 5 == 0 && !b.empty()) b[rng() % b.size()] ^= uint8_t(1 << (rng() % 8));
     auto f = DecodeFrame(b);
@@ -236,6 +260,8 @@ TEST(ResolverProtocol, RandomBytesNeverCrashTheDecoders) {
     (void)DecodeResolve(*f);
     (void)DecodeAnswer(*f);
     (void)DecodeLog(*f);
+    (void)DecodePing(*f);
+    (void)DecodePong(*f);
   }
 }
 

@@ -84,6 +84,30 @@ Status ApplyConf(const NfsConf& conf, const CommandLine& cli, StatdOptions* out)
     if (!no_notify.ok()) return no_notify.status();
     if (no_notify->value_or(false)) out->no_notify = true;
   }
+  if (std::optional<std::string> v = conf.Get("statd", "max-connections")) {
+    Result<int64_t> n = internal::ParseCount(*v, 1000000, "max-connections");
+    if (!n.ok() || *n < 1) {
+      return Located(conf, "statd", "max-connections",
+                     Status(Code::kInvalidArgument, "max-connections must be 1..1000000"));
+    }
+    out->max_connections = static_cast<uint32_t>(*n);
+  }
+  if (std::optional<std::string> v = conf.Get("statd", "idle-timeout")) {
+    Result<int64_t> n = internal::ParseCount(*v, 86400, "idle-timeout");
+    if (!n.ok() || *n < 1) {
+      return Located(conf, "statd", "idle-timeout",
+                     Status(Code::kInvalidArgument, "idle-timeout must be 1..86400 seconds"));
+    }
+    out->idle_timeout = static_cast<uint32_t>(*n);
+  }
+  if (std::optional<std::string> v = conf.Get("statd", "notify-source-check")) {
+    if (*v != "off" && *v != "log" && *v != "refuse") {
+      return Located(
+          conf, "statd", "notify-source-check",
+          Status(Code::kInvalidArgument, "notify-source-check must be off, log or refuse"));
+    }
+    out->notify_source_check = *v;
+  }
   if (std::optional<std::string> v = conf.Get("statd", "debug")) {
     // nfs-utils takes a list of facilities ("all", "general", ...); any value but
     // a false one turns on verbose logging here.

@@ -46,6 +46,13 @@ struct StatdOptions {
   bool version = false;       // -v/-V/--version: print version, exit 0
   std::string config_path;    // the nfs.conf read (--config, $NSM_NFS_CONF, default)
 
+  // nsm additions, nfs.conf [statd] only (nfs-utils ignores unknown keys):
+  uint32_t max_connections = 1024;  // max-connections: open TCP connections at once
+  uint32_t idle_timeout = 900;      // idle-timeout: seconds before an idle TCP connection closes
+  // notify-source-check: what to do with an SM_NOTIFY whose source address is none of
+  // the matched peer's stored or current addresses: "off", "log" (default), "refuse".
+  std::string notify_source_check = "log";
+
   // nfs-utils logs to stderr only in the foreground with -d.
   bool LogToStderr() const { return foreground && no_syslog; }
 };

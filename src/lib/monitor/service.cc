@@ -1,6 +1,8 @@
 // SM procedures.
 #include "monitor/service.h"
 
+#include <algorithm>
+
 #include <asio/post.hpp>
 
 #include "base/log.h"
@@ -130,7 +132,7 @@ void Service::Mon(const rpc::CallContext& ctx, std::span<const uint8_t> args, rp
   // A host name: record the addresses it has now, so a notification from any of them
   // can be matched later. A name that does not resolve is still monitored (lock
   // recovery must not depend on DNS being up); the look-up is repeated at notify time.
-  resolver_.Resolve(id.mon_name, opts_.mon_resolve_timeout,
+  resolver_.Resolve(id.mon_name, opts_.mon_resolve_timeout, resolver::Priority::kLocal,
                     [m, commit](Result<resolver::Addresses> addrs) {
                       if (addrs.ok()) {
                         for (const auto& a : *addrs) m->addresses.push_back(a.ToString());
@@ -223,26 +225,56 @@ void Service::Notify(const rpc::CallContext& ctx, std::span<const uint8_t> args,
     return;
   }
 
-  // 1. Records monitored under this name (IP literals compared canonically).
+  // 1. Records monitored under this name (IP literals compared canonically). Their
+  //    callbacks go out at once unless the source check must refuse them; the check
+  //    itself needs the name's current addresses (step 2), so it runs afterwards.
   auto done = std::make_shared<std::set<std::string>>();
   auto by_name = store_.FindMonitorsByName(name);
   if (!by_name.ok()) {
     log::Error("SM_NOTIFY: store: ", by_name.status().ToString());
     return;
   }
-  CallBackMatches(*by_name, state, done);
+  auto unchecked = std::make_shared<std::vector<store::Monitor>>();
+  for (const auto& m : *by_name) {
+    bool known = std::find(m.addresses.begin(), m.addresses.end(), caller) != m.addresses.end();
+    if (known || opts_.source_check == SourceCheck::kOff) {
+      CallBackMatches({m}, state, done);
+      continue;
+    }
+    if (opts_.source_check == SourceCheck::kLog) CallBackMatches({m}, state, done);
+    unchecked->push_back(m);
+  }
 
   // 2. Records whose stored addresses include an address the name has now.
-  // 3. Only if nothing matched by name: records whose stored addresses include the
-  //    caller's address (a peer announcing a name we cannot relate).
-  auto by_addresses = [this, done, state, name, caller](const std::vector<std::string>& addrs) {
+  // 3. Only if nothing matched: records whose stored addresses include the caller's
+  //    address (a peer announcing a name we cannot relate).
+  auto by_addresses = [this, done, unchecked, state, name,
+                       caller](const std::vector<std::string>& addrs) {
+    bool caller_is_name = std::find(addrs.begin(), addrs.end(), caller) != addrs.end();
+    std::vector<store::Monitor> matched = *unchecked;
     for (const auto& a : addrs) {
       auto found = store_.FindMonitorsByAddress(a);
       if (!found.ok()) {
         log::Error("SM_NOTIFY: store: ", found.status().ToString());
         return;
       }
-      CallBackMatches(*found, state, done);
+      matched.insert(matched.end(), found->begin(), found->end());
+    }
+    std::set<std::string> checked;
+    for (const auto& m : matched) {
+      if (!checked.insert(KeyString(m.key)).second) continue;
+      bool known = caller_is_name ||
+                   std::find(m.addresses.begin(), m.addresses.end(), caller) != m.addresses.end();
+      if (!known && opts_.source_check != SourceCheck::kOff) {
+        bool refuse = opts_.source_check == SourceCheck::kRefuse;
+        stats_.notify_foreign_source++;
+        log::Warning("SM_NOTIFY for ", log::Quoted{name}, " from ", caller,
+                     ": the source is none of the addresses of monitor ",
+                     log::Quoted{m.key.mon_name}, " for ", log::Quoted{m.key.my_name},
+                     refuse ? "; refused" : "; accepted", " (notify-source-check)");
+        if (refuse) continue;
+      }
+      CallBackMatches({m}, state, done);
     }
     if (done->empty()) {
       auto found = store_.FindMonitorsByAddress(caller);
@@ -256,7 +288,7 @@ void Service::Notify(const rpc::CallContext& ctx, std::span<const uint8_t> args,
   if (auto ip = net::CanonicalIp(name)) {
     return by_addresses({*ip});
   }
-  resolver_.Resolve(name, opts_.notify_resolve_timeout,
+  resolver_.Resolve(name, opts_.notify_resolve_timeout, resolver::Priority::kRemote,
                     [by_addresses, name](Result<resolver::Addresses> addrs) {
                       std::vector<std::string> text;
                       if (addrs.ok()) {

@@ -36,7 +36,12 @@ struct Hooks {
   std::function<void(uint32_t new_state)> rebooted;
 };
 
+// What to do with an SM_NOTIFY whose source address is none of the matched record's
+// stored addresses nor of the addresses its name has now (docs/design.md).
+enum class SourceCheck { kOff, kLog, kRefuse };
+
 struct Options {
+  SourceCheck source_check = SourceCheck::kLog;
   std::chrono::milliseconds mon_resolve_timeout{5000};
   std::chrono::milliseconds notify_resolve_timeout{30000};
 };
@@ -47,6 +52,7 @@ struct Stats {
   std::atomic<uint64_t> store_failures{0};
   std::atomic<uint64_t> notify_matched{0};
   std::atomic<uint64_t> notify_unmatched{0};
+  std::atomic<uint64_t> notify_foreign_source{0};  // source check failed (logged or refused)
 };
 
 class Service {

@@ -1,5 +1,7 @@
 // FakeResolver: answers from a table on the io_context, with optional delays and
-// hangs, for unit tests of code that uses a Resolver (no processes, no DNS).
+// hangs, for unit tests of code that uses a Resolver (no processes, no DNS). It
+// counts queries per name and priority, so such tests can check the class used.
+#include <array>
 #include <mutex>
 #include <unordered_map>
 
@@ -45,7 +47,8 @@ class FakeImpl : public std::enable_shared_from_this<FakeImpl> {
     for (auto& [k, v] : table) table_.insert_or_assign(LowerName(k), std::move(v));
   }
 
-  void Resolve(std::string_view name, std::chrono::milliseconds timeout, Callback cb) {
+  void Resolve(std::string_view name, std::chrono::milliseconds timeout, Priority prio,
+               Callback cb) {
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.lookups;
     if (!cb) return;
@@ -58,7 +61,7 @@ class FakeImpl : public std::enable_shared_from_this<FakeImpl> {
       return Complete(cb, Status(Code::kInvalidArgument, "not a valid host name"));
     }
     std::string key = LowerName(name);
-    ++queries_[key];
+    ++queries_[key][prio == Priority::kLocal ? 0 : 1];
     auto it = table_.find(key);
     FakeAnswer answer = it != table_.end() ? it->second : FakeAnswer{};
     if (!answer.hang && answer.delay.count() <= 0) return Complete(cb, std::move(answer.result));
@@ -92,7 +95,12 @@ class FakeImpl : public std::enable_shared_from_this<FakeImpl> {
   uint64_t QueriesFor(std::string_view name) const {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = queries_.find(LowerName(name));
-    return it == queries_.end() ? 0 : it->second;
+    return it == queries_.end() ? 0 : it->second[0] + it->second[1];
+  }
+  uint64_t QueriesFor(std::string_view name, Priority prio) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = queries_.find(LowerName(name));
+    return it == queries_.end() ? 0 : it->second[prio == Priority::kLocal ? 0 : 1];
   }
   size_t pending() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -146,7 +154,7 @@ class FakeImpl : public std::enable_shared_from_this<FakeImpl> {
   mutable std::mutex mu_;
   bool shut_down_ = false;
   FakeTable table_;
-  std::unordered_map<std::string, uint64_t> queries_;
+  std::unordered_map<std::string, std::array<uint64_t, 2>> queries_;  // [local, remote]
   std::unordered_map<uint64_t, Pending> pending_;
   uint64_t next_id_ = 1;
   Stats stats_;
@@ -157,14 +165,19 @@ class Fake final : public FakeResolver {
   Fake(asio::io_context& io, FakeTable table)
       : impl_(std::make_shared<FakeImpl>(io, std::move(table))) {}
   ~Fake() override { impl_->Shutdown(); }
-  void Resolve(std::string_view name, std::chrono::milliseconds timeout, Callback cb) override {
-    impl_->Resolve(name, timeout, std::move(cb));
+  using Resolver::Resolve;
+  void Resolve(std::string_view name, std::chrono::milliseconds timeout, Priority prio,
+               Callback cb) override {
+    impl_->Resolve(name, timeout, prio, std::move(cb));
   }
   Stats stats() const override { return impl_->stats(); }
   void Shutdown() override { impl_->Shutdown(); }
   void Set(std::string_view name, FakeAnswer a) override { impl_->Set(name, std::move(a)); }
   void Remove(std::string_view name) override { impl_->Remove(name); }
   uint64_t QueriesFor(std::string_view name) const override { return impl_->QueriesFor(name); }
+  uint64_t QueriesFor(std::string_view name, Priority prio) const override {
+    return impl_->QueriesFor(name, prio);
+  }
   size_t pending() const override { return impl_->pending(); }
 
  private:

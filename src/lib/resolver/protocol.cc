@@ -48,14 +48,14 @@ class Cursor {
   size_t pos_ = 0;
 };
 
-bool KnownType(uint16_t t) { return t >= 1 && t <= 4; }
+bool KnownType(uint16_t t) { return t >= 1 && t <= 6; }
 
 bool Printable(uint8_t c) { return c >= 0x20 && c < 0x7f; }
 
 }  // namespace
 
 Sender SenderOf(MsgType type) {
-  return type == MsgType::kResolve ? Sender::kParent : Sender::kSidecar;
+  return type == MsgType::kResolve || type == MsgType::kPing ? Sender::kParent : Sender::kSidecar;
 }
 
 std::vector<uint8_t> EncodeFrame(MsgType type, uint64_t id, std::span<const uint8_t> payload) {
@@ -85,8 +85,8 @@ Result<Frame> DecodeFrame(std::span<const uint8_t> bytes) {
   Frame f;
   f.type = static_cast<MsgType>(type);
   f.id = id;
-  bool wants_id = f.type == MsgType::kResolve || f.type == MsgType::kAnswer;
-  if (wants_id && id == 0) return Bad("request id 0 on a request/answer");
+  bool wants_id = f.type != MsgType::kHello && f.type != MsgType::kLog;
+  if (wants_id && id == 0) return Bad("request id 0 on a request/answer/ping/pong");
   if (!wants_id && id != 0) return Bad("non-zero request id on a hello/log frame");
   auto p = c.Bytes(length);
   f.payload.assign(p->begin(), p->end());
@@ -160,6 +160,10 @@ std::vector<uint8_t> EncodeLog(log::Level level, std::string_view text) {
   p.insert(p.end(), text.begin(), text.end());
   return EncodeFrame(MsgType::kLog, 0, p);
 }
+
+std::vector<uint8_t> EncodePing(uint64_t id) { return EncodeFrame(MsgType::kPing, id, {}); }
+
+std::vector<uint8_t> EncodePong(uint64_t id) { return EncodeFrame(MsgType::kPong, id, {}); }
 
 Result<Hello> DecodeHello(const Frame& f) {
   if (f.type != MsgType::kHello) return Bad("not a hello frame");
@@ -242,6 +246,18 @@ Result<LogLine> DecodeLog(const Frame& f) {
   l.level = static_cast<log::Level>(f.payload[0]);
   l.text.assign(f.payload.begin() + 1, f.payload.end());
   return l;
+}
+
+Result<uint64_t> DecodePing(const Frame& f) {
+  if (f.type != MsgType::kPing) return Bad("not a ping frame");
+  if (!f.payload.empty()) return Bad("ping with a payload");
+  return f.id;
+}
+
+Result<uint64_t> DecodePong(const Frame& f) {
+  if (f.type != MsgType::kPong) return Bad("not a pong frame");
+  if (!f.payload.empty()) return Bad("pong with a payload");
+  return f.id;
 }
 
 }  // namespace nsm::resolver::proto

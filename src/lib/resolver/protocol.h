@@ -30,6 +30,9 @@ enum class MsgType : uint16_t {
   kResolve = 2,  // parent -> sidecar, id != 0: resolve this name
   kAnswer = 3,   // sidecar -> parent, id != 0: the answer to request `id`
   kLog = 4,      // sidecar -> parent, id 0: a log line for the parent to write
+  kPing = 5,     // parent -> sidecar, id != 0, empty: are you alive?
+  kPong = 6,     // sidecar -> parent, id != 0 (the ping's), empty: sent at once by the
+                 // sidecar's main loop (never a worker thread), so it measures liveness
 };
 
 struct Frame {
@@ -47,7 +50,7 @@ std::vector<uint8_t> EncodeFrame(MsgType type, uint64_t id, std::span<const uint
 
 // Decodes exactly one whole datagram. Checks: size >= header, version, known type,
 // length field == bytes after the header, length <= kMaxPayload, id == 0 for
-// hello/log and id != 0 for resolve/answer. Does not look inside the payload.
+// hello/log and id != 0 for resolve/answer/ping/pong. Does not look inside the payload.
 Result<Frame> DecodeFrame(std::span<const uint8_t> bytes);
 
 // A name the parent may send: 1..kMaxNameLength bytes, none below 0x21 or equal to 0x7f
@@ -85,11 +88,16 @@ std::vector<uint8_t> EncodeHello(const Hello& h);
 std::vector<uint8_t> EncodeResolve(uint64_t id, std::string_view name);
 std::vector<uint8_t> EncodeAnswer(uint64_t id, const Answer& a);
 std::vector<uint8_t> EncodeLog(log::Level level, std::string_view text);
+std::vector<uint8_t> EncodePing(uint64_t id);  // id != 0
+std::vector<uint8_t> EncodePong(uint64_t id);  // id != 0
 
 // Payload decoders: the frame must have the matching type (else kCorruption).
 Result<Hello> DecodeHello(const Frame& f);
 Result<std::string> DecodeResolve(const Frame& f);
 Result<Answer> DecodeAnswer(const Frame& f);
 Result<LogLine> DecodeLog(const Frame& f);
+// Ping and pong carry nothing but their id: the payload must be empty. Return the id.
+Result<uint64_t> DecodePing(const Frame& f);
+Result<uint64_t> DecodePong(const Frame& f);
 
 }  // namespace nsm::resolver::proto

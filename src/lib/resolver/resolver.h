@@ -19,6 +19,7 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -48,6 +49,19 @@ struct Stats {
   uint64_t sidecar_queries = 0;  // queries sent to a sidecar (one per coalesced group)
   uint64_t coalesced = 0;        // lookups that joined a query already in flight
   uint64_t literals = 0;         // IP literals answered without a query
+  uint64_t remote_deferred = 0;  // remote queries that waited in the parent for a worker
+  uint64_t remote_dropped = 0;   // of those, dropped unsent: all their callers timed out
+};
+
+// Who asked for a lookup. The sidecar's worker threads are shared between the two
+// classes, but remote lookups may never occupy all of them (SidecarOptions::
+// local_threads are kept for local ones), may fill at most 3/4 of max_pending, and
+// wait in the parent while their share of the workers is busy. A local lookup of a
+// name whose remote query is still waiting in the parent takes that query over.
+enum class Priority {
+  kLocal,   // asked by a trusted local caller (rpc.statd: SM_MON from lockd; sm-notify;
+            // statdctl). The default.
+  kRemote,  // triggered by a remote host (rpc.statd: SM_NOTIFY), which can name anything
 };
 
 class Resolver {
@@ -62,28 +76,54 @@ class Resolver {
   // kInvalidArgument for a name that cannot be a host name (empty, longer than
   // kMaxNameLength, or containing a NUL byte or control character).
   // Names are compared case-insensitively (ASCII) for caching and coalescing. An empty
-  // cb makes the call a no-op.
-  virtual void Resolve(std::string_view name, std::chrono::milliseconds timeout, Callback cb) = 0;
+  // cb makes the call a no-op. Any lookup a remote host can trigger must pass
+  // Priority::kRemote.
+  virtual void Resolve(std::string_view name, std::chrono::milliseconds timeout, Priority priority,
+                       Callback cb) = 0;
+  // The same with Priority::kLocal.
+  void Resolve(std::string_view name, std::chrono::milliseconds timeout, Callback cb) {
+    Resolve(name, timeout, Priority::kLocal, std::move(cb));
+  }
   virtual Stats stats() const = 0;
   // Fails every pending lookup with kUnavailable and stops the sidecar. Idempotent.
-  // Later Resolve() calls fail with kUnavailable.
+  // Later Resolve() calls fail with kUnavailable. Never blocks for long: it waits at
+  // most kShutdownReapLimit for the killed sidecar to be reaped, then logs and returns.
   virtual void Shutdown() = 0;
 };
 
 // Longest name accepted by Resolve() (SM_MAXSTRLEN of the NSM protocol).
 inline constexpr size_t kMaxNameLength = 1024;
 
+// How long Shutdown() waits for a killed sidecar before giving up on it.
+inline constexpr std::chrono::milliseconds kShutdownReapLimit{500};
+
 struct SidecarOptions {
   std::string exe = "/proc/self/exe";  // re-executed with the sidecar role argument
   size_t max_pending = 4096;           // pending Resolve() calls, and also queries in the sidecar
   std::chrono::seconds positive_ttl{60}, negative_ttl{10};
   size_t cache_entries = 10000;
-  int child_threads = 8;                // lookups in flight inside the sidecar (1..64)
-  std::string drop_to_user = "nobody";  // when started as root; empty: keep root (tests only)
-  // Additions:
-  // A sidecar is declared hung, killed and replaced when a query has been outstanding
-  // for its timeout plus this margin and the sidecar sent nothing since that timeout.
-  std::chrono::milliseconds hang_margin{5000};
+  int child_threads = 16;  // lookups in flight inside the sidecar (1..64)
+  // Of child_threads, how many remote lookups can never use (0..child_threads-1):
+  // at most child_threads - local_threads remote queries are in the sidecar at once.
+  int local_threads = 8;
+  // Identity of a sidecar started as root. When drop_to_uid is set it wins over
+  // drop_to_user (then no name lookup is needed). rpc.statd passes the identity it
+  // drops to itself (privsep::DaemonIdentity), so the daemon can still kill its
+  // sidecar after dropping root, and a replacement started after the drop (which
+  // cannot change uid) has the same identity as the first. uid 0 is refused.
+  std::string drop_to_user = "nobody";  // empty (and no drop_to_uid): keep root (tests only)
+  std::optional<uid_t> drop_to_uid;
+  gid_t drop_to_gid = 0;  // with drop_to_uid
+  // Liveness: while the sidecar owes queries, the parent pings it; the sidecar's main
+  // loop answers at once, whatever its worker threads are doing (a lookup may take
+  // 10-20 s or more with dead nameservers: that is no hang). A ping unanswered for
+  // hang_timeout gets the sidecar killed and replaced. Pings go out every
+  // hang_timeout / 3 (clamped to 5 ms..1 s).
+  std::chrono::milliseconds hang_timeout{3000};
+  // Safety valve for lookups that never end (a wedged NSS module): when the sidecar
+  // has answered nothing for stall_limit while the oldest query it owes is at least
+  // that old, it is replaced. Zero disables it.
+  std::chrono::milliseconds stall_limit{600000};
   // Cache expiry clock (tests pass a fake one); nullptr = Clock::Real(). Not owned.
   const Clock* clock = nullptr;
   // TEST ONLY. When non-empty, the sidecar is started with NSM_RESOLVER_TEST_HOSTS=<file>
@@ -95,9 +135,12 @@ struct SidecarOptions {
 // Starts the first sidecar at once. Never fails: if the sidecar cannot be started,
 // lookups fail with kUnavailable while it is retried with backoff (logged).
 // Process rules: the sidecar can change uid only when spawned while the caller is root,
-// so create the resolver before dropping root (replacements spawned later run with
-// the caller's uid, still unable to write any file: docs/resolver.md). The program
-// must not reap children with waitpid(-1); no SIGCHLD handler is installed.
+// so create the resolver before dropping root, and give it drop_to_uid/gid = the
+// identity the program drops to (replacements spawned later run with the caller's
+// uid, still unable to write any file or signal anyone: docs/resolver.md). Call this
+// on a thread that lives as long as the resolver (the sidecar's parent-death signal
+// follows the spawning thread); replacements are spawned on the io_context. The
+// program must not reap children with waitpid(-1); no SIGCHLD handler is installed.
 std::unique_ptr<Resolver> MakeSidecarResolver(asio::io_context& io, SidecarOptions opts = {});
 
 // Test accessor: pid of the current sidecar of a resolver made by MakeSidecarResolver,
@@ -128,8 +171,10 @@ class FakeResolver : public Resolver {
  public:
   virtual void Set(std::string_view name, FakeAnswer answer) = 0;
   virtual void Remove(std::string_view name) = 0;
-  // How many Resolve() calls consulted the table for this name.
+  // How many Resolve() calls consulted the table for this name (of either priority,
+  // or of the given one).
   virtual uint64_t QueriesFor(std::string_view name) const = 0;
+  virtual uint64_t QueriesFor(std::string_view name, Priority priority) const = 0;
   // Resolve() calls whose callback has not run yet (hanging or delayed).
   virtual size_t pending() const = 0;
 };

@@ -1,9 +1,11 @@
 // The sidecar process: the only code in nsm that calls a blocking resolver function
 // (getaddrinfo). Started by SpawnSidecar() as a fresh exec of the program in the
 // sidecar role, it keeps nothing but its socket (fd 3), drops privileges when root,
-// then a reader thread queues requests for a few worker threads, each answering one
-// name at a time. Any malformed or misrouted frame from the parent ends the process.
-// Nothing here may use the parent's logging: log lines go to the parent as frames.
+// then its main thread reads requests and queues them for worker threads, each
+// answering one name at a time, and answers the parent's liveness pings itself at
+// once (never through a worker), so a lookup that takes long is never taken for a
+// hang. Any malformed or misrouted frame from the parent ends the process. Nothing
+// here may use the parent's logging: log lines go to the parent as frames.
 #include <fcntl.h>
 #include <netdb.h>
 #include <signal.h>
@@ -88,6 +90,12 @@ class Sidecar {
         Fatal("misrouted frame (type " + std::to_string(static_cast<int>(f->type)) +
                   ") from the parent",
               3);
+      }
+      if (f->type == proto::MsgType::kPing) {
+        auto id = proto::DecodePing(*f);
+        if (!id.ok()) Fatal("bad ping from the parent: " + id.status().message(), 3);
+        Send(proto::EncodePong(*id));  // from this thread, whatever the workers do
+        continue;
       }
       auto name = proto::DecodeResolve(*f);
       if (!name.ok()) Fatal("bad request from the parent: " + name.status().message(), 3);
@@ -177,6 +185,15 @@ class Sidecar {
         break;
       case TestEntry::Kind::kHang:
         for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+      case TestEntry::Kind::kFreeze:
+        // The whole process, main loop included. The stop is asynchronous: this thread
+        // must not answer in the meantime, nor after a SIGCONT.
+        kill(getpid(), SIGSTOP);
+        for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+      case TestEntry::Kind::kSignalProbe:
+        a.status = proto::AnswerStatus::kFailed;
+        a.detail = kill(e.pid, 0) == 0 ? "signalled" : std::strerror(errno);
+        break;
       case TestEntry::Kind::kCrash:
         kill(getpid(), SIGKILL);
         _exit(9);
@@ -223,7 +240,8 @@ bool ParseIntArg(std::string_view s, std::string_view key, int* out) {
 
 }  // namespace
 
-void RunSidecarProcess(int fd, int threads, const std::string& user) {
+void RunSidecarProcess(int fd, int threads, const DropTarget& target) {
+  pid_t parent = getppid();
   int type = 0;
   socklen_t len = sizeof type;
   if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_SEQPACKET) {
@@ -238,16 +256,22 @@ void RunSidecarProcess(int fd, int threads, const std::string& user) {
   if (const char* path = std::getenv(kTestHostsEnv); path != nullptr && *path != '\0') {
     sidecar.LoadTestTable(path);  // before dropping privileges: the file may be private
   }
-  if (Status st = DropPrivileges(user); !st.ok()) sidecar.Fatal(st.ToString(), 1);
+  if (Status st = DropPrivileges(target); !st.ok()) sidecar.Fatal(st.ToString(), 1);
   if (chdir("/") != 0) sidecar.Fatal("chdir /: " + std::string(std::strerror(errno)), 1);
   umask(077);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     sidecar.Fatal("PR_SET_NO_NEW_PRIVS: " + std::string(std::strerror(errno)), 1);
   }
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);  // after the uid change, which clears it
+  if (getppid() != parent) _exit(0);          // the parent died before that
   if (auto ll = ForbidFilesystemWrites(); !ll.ok()) {
     // Old kernels: the uid change above is then the only barrier (documented).
     sidecar.Log(log::Level::kNotice, "no filesystem sandbox: " + ll.status().ToString());
+  }
+  // The sidecar may have the daemon's uid: it must not be able to signal it (Landlock
+  // ABI 6 forbids that too, older kernels do not).
+  if (Status st = ForbidSignalsToOthers(); !st.ok()) {
+    sidecar.Log(log::Level::kNotice, "no signal sandbox: " + st.ToString());
   }
 
   sidecar.StartWorkers(threads);
@@ -265,7 +289,7 @@ void RunSidecarProcess(int fd, int threads, const std::string& user) {
 
 void MaybeRunSidecar(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], kSidecarRoleArg) != 0) return;
-  if (argc != 5) Usage("expected: <fd> threads=<n> user=<name>");
+  if (argc != 5) Usage("expected: <fd> threads=<n> (user=<name> | ids=<uid>:<gid>)");
   int fd = -1, threads = 0;
   auto fd_arg = std::string_view(argv[2]);
   auto [p, ec] = std::from_chars(fd_arg.data(), fd_arg.data() + fd_arg.size(), fd);
@@ -273,9 +297,9 @@ void MaybeRunSidecar(int argc, char** argv) {
   if (!ParseIntArg(argv[3], "threads=", &threads) || threads < 1 || threads > kMaxChildThreads) {
     Usage("bad threads=");
   }
-  std::string_view user = argv[4];
-  if (user.substr(0, 5) != "user=") Usage("bad user=");
-  RunSidecarProcess(fd, threads, std::string(user.substr(5)));
+  auto target = ParseDropTargetArg(argv[4]);
+  if (!target) Usage("bad user= or ids=");
+  RunSidecarProcess(fd, threads, *target);
 }
 
 }  // namespace nsm::resolver

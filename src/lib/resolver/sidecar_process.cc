@@ -95,9 +95,9 @@ Result<SpawnedSidecar> SpawnSidecar(const SidecarOptions& opts) {
   }
 
   int threads = std::clamp(opts.child_threads, 1, kMaxChildThreads);
+  DropTarget target{opts.drop_to_user, opts.drop_to_uid, opts.drop_to_gid};
   std::vector<std::string> args = {"nsm-resolver", kSidecarRoleArg, std::to_string(kSidecarFd),
-                                   "threads=" + std::to_string(threads),
-                                   "user=" + opts.drop_to_user};
+                                   "threads=" + std::to_string(threads), DropTargetArg(target)};
   std::vector<std::string> env = ChildEnvironment(opts);
   std::vector<char*> argv, envp;
   for (auto& s : args) argv.push_back(s.data());

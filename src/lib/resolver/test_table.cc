@@ -57,11 +57,22 @@ Result<TestTable> ParseTestTable(std::string_view text) {
       table[LowerName(words[0])] = std::move(e);
       continue;
     }
+    if (what == "signalprobe") {
+      if (words.size() != i + 2) return bad("expected: signalprobe <pid>");
+      auto w = words[i + 1];
+      int pid = 0;
+      auto [p, ec] = std::from_chars(w.data(), w.data() + w.size(), pid);
+      if (ec != std::errc() || p != w.data() + w.size() || pid <= 0) return bad("bad pid");
+      e.kind = TestEntry::Kind::kSignalProbe;
+      e.pid = pid;
+      table[LowerName(words[0])] = std::move(e);
+      continue;
+    }
     static const std::pair<std::string_view, TestEntry::Kind> kKeywords[] = {
         {"nxdomain", TestEntry::Kind::kNotFound}, {"tempfail", TestEntry::Kind::kTemporary},
         {"hang", TestEntry::Kind::kHang},         {"crash", TestEntry::Kind::kCrash},
         {"garbage", TestEntry::Kind::kGarbage},   {"wrongid", TestEntry::Kind::kWrongId},
-        {"misroute", TestEntry::Kind::kMisroute},
+        {"misroute", TestEntry::Kind::kMisroute}, {"freeze", TestEntry::Kind::kFreeze},
     };
     bool keyword = false;
     for (const auto& [word, kind] : kKeywords) {

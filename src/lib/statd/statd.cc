@@ -4,8 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <fstream>
+#include <functional>
+#include <memory>
+#include <thread>
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
@@ -50,13 +54,42 @@ void WriteProcKnob(const char* path, uint64_t value) {
   if (!f) log::Warning("cannot write ", path);
 }
 
+// The control socket's name with ".pid": the directory resolved first, so that one
+// directory spelt two ways ("DIR", "DIR/", a symlink) is one pidfile and a second
+// daemon on it is refused; a digest when the name would be too long.
 std::string PidfilePath(const std::string& state_dir) {
-  if (state_dir == NSM_DEFAULT_STATE_DIR) return "/run/rpc.statd.pid";
-  std::string s = state_dir;
-  for (char& c : s) {
-    if (c == '/') c = '_';
+  std::string path = control::SocketPath(state_dir);
+  return path.substr(0, path.size() - 4) + ".pid";
+}
+
+// SIGUSR1 (nfs-utils: re-notify): one immediate SM_NOTIFY round for the notify list,
+// by the sibling `statdctl -P DIR notify --all`, which records each outcome (an
+// answered peer leaves the list). Not sm-notify: on the database it would turn the
+// monitor list into the notify list under the running daemon. Runs as the daemon's
+// user; a thread of its own waits for it, so the io thread never does; a signal that
+// comes while a round runs is ignored.
+void RenotifyPending(const config::StatdOptions& o, std::shared_ptr<std::atomic<bool>> running) {
+  if (running->exchange(true)) {
+    log::Notice("caught SIGUSR1: a re-notify round is already running");
+    return;
   }
-  return "/run/rpc.statd" + s + ".pid";
+  std::vector<std::string> argv = {privsep::SelfDirectory() + "/statdctl", "-P", o.state_dir,
+                                   "notify", "--all"};
+  if (o.name) {
+    argv.push_back("--name");
+    argv.push_back(*o.name);
+  }
+  log::Notice("caught SIGUSR1: notifying the peers of the notify list");
+  std::thread([argv = std::move(argv), running] {
+    auto rc = privsep::SpawnAndWait(argv, std::chrono::seconds(600));
+    if (!rc.ok()) {
+      log::Error("re-notify round ended: ", rc.status().ToString());
+    } else {
+      log::Notice("re-notify round ended: statdctl exited with status ", *rc,
+                  *rc == 8 ? " (some peers did not answer; they stay listed)" : "");
+    }
+    running->store(false);
+  }).detach();
 }
 
 }  // namespace
@@ -127,6 +160,8 @@ int Run(const config::StatdOptions& o) {
   // callback socket needs a reserved source port).
   rpc::ServerOptions so;
   so.port = o.port;
+  so.max_tcp_connections = o.max_connections;
+  so.tcp_idle_timeout = std::chrono::seconds(o.idle_timeout);
   rpc::Server server(io, so);
   if (Status st = server.Listen(); !st.ok()) return fail("cannot listen: " + st.ToString());
   rpc::ClientOptions co;
@@ -235,8 +270,11 @@ int Run(const config::StatdOptions& o) {
       ha.SmNotify(m, ip, s);
     };
   }
-  monitor::Service service(io, **store, *resolver, callbacks, st_num, monitor::Options{},
-                           std::move(hooks));
+  monitor::Options mo;
+  mo.source_check = o.notify_source_check == "off"      ? monitor::SourceCheck::kOff
+                    : o.notify_source_check == "refuse" ? monitor::SourceCheck::kRefuse
+                                                        : monitor::SourceCheck::kLog;
+  monitor::Service service(io, **store, *resolver, callbacks, st_num, mo, std::move(hooks));
   service.Register(server);
 
   control::DaemonInfo info{getpid(), o.state_dir, (*store)->path(), Clock::Real().UnixSeconds()};
@@ -273,6 +311,16 @@ int Run(const config::StatdOptions& o) {
     io.stop();
   });
   std::signal(SIGPIPE, SIG_IGN);
+  asio::signal_set usr1(io, SIGUSR1);
+  auto renotify_running = std::make_shared<std::atomic<bool>>(false);
+  std::function<void()> wait_usr1 = [&] {
+    usr1.async_wait([&](std::error_code ec, int) {
+      if (ec) return;
+      RenotifyPending(o, renotify_running);
+      wait_usr1();
+    });
+  };
+  wait_usr1();
 
   log::Notice("Version " NSM_VERSION " starting: port ", server.port(), ", state ", st_num,
               ", state directory ", o.state_dir, ", ", (*store)->path());
