@@ -218,7 +218,7 @@ void Service::Notify(const rpc::CallContext& ctx, std::span<const uint8_t> args,
   std::string caller = ctx.peer.Normalized().ToString();
   std::string name = chg->mon_name;
   int32_t state = chg->state;
-  log::Info("SM_NOTIFY from ", caller, ": ", log::Quoted{name}, " is now in state ", state);
+  log::Debug("SM_NOTIFY from ", caller, ": ", log::Quoted{name}, " is now in state ", state);
   if (hooks_.notified) hooks_.notified(name, caller, state);
   if (!store::ValidName(name)) {
     log::Warning("SM_NOTIFY from ", caller, " ignored: invalid mon_name ", log::Quoted{name});
@@ -281,8 +281,11 @@ void Service::Notify(const rpc::CallContext& ctx, std::span<const uint8_t> args,
       if (found.ok()) CallBackMatches(*found, state, done);
     }
     if (done->empty()) {
-      stats_.notify_unmatched++;
-      log::Info("SM_NOTIFY for ", log::Quoted{name}, " from ", caller, " matches no monitor");
+      stats_.notify_unmatched++;  // counted, not logged: anyone may send these, in floods
+      log::Debug("SM_NOTIFY for ", log::Quoted{name}, " from ", caller, " matches no monitor");
+    } else {
+      log::Info("SM_NOTIFY from ", caller, ": ", log::Quoted{name}, " is now in state ", state,
+                "; ", done->size(), " monitor(s) called back");
     }
   };
   if (auto ip = net::CanonicalIp(name)) {

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <span>
@@ -42,6 +43,11 @@ enum class SourceCheck { kOff, kLog, kRefuse };
 
 struct Options {
   SourceCheck source_check = SourceCheck::kLog;
+  // SM_NOTIFY admission (anyone may send them): a token bucket for all sources and one
+  // per source address. Datagrams over budget are dropped unanswered (senders retry),
+  // so a flood costs a counter increment, not a store look-up.
+  double notify_rate = 1000;           // per second, all sources
+  double notify_rate_per_source = 20;  // per second, one source address
   std::chrono::milliseconds mon_resolve_timeout{5000};
   std::chrono::milliseconds notify_resolve_timeout{30000};
 };
@@ -52,7 +58,9 @@ struct Stats {
   std::atomic<uint64_t> store_failures{0};
   std::atomic<uint64_t> notify_matched{0};
   std::atomic<uint64_t> notify_unmatched{0};
-  std::atomic<uint64_t> notify_foreign_source{0};  // source check failed (logged or refused)
+  std::atomic<uint64_t> notify_foreign_source{0};
+  std::atomic<uint64_t> notify_over_budget{
+      0};  // dropped unanswered by admission control  // source check failed (logged or refused)
 };
 
 class Service {
@@ -74,6 +82,7 @@ class Service {
   void SimuCrash(const rpc::CallContext& ctx, rpc::Responder r);
   void Notify(const rpc::CallContext& ctx, std::span<const uint8_t> args, rpc::Responder r);
   bool LocalCaller(const rpc::CallContext& ctx, const char* proc);
+  bool AdmitNotify(const net::Address& from);
   void CallBackMatches(const std::vector<store::Monitor>& found, int32_t state,
                        std::shared_ptr<std::set<std::string>> done);
 
@@ -85,6 +94,12 @@ class Service {
   Options opts_;
   Hooks hooks_;
   Stats stats_;
+  struct Bucket {
+    double tokens = 0;
+    std::chrono::steady_clock::time_point last;
+  };
+  Bucket global_bucket_;
+  std::map<std::string, Bucket> source_buckets_;
 };
 
 }  // namespace nsm::monitor

@@ -20,8 +20,8 @@ constexpr uint16_t kRpcbPort = 111;
 
 // Looks up prog/vers for `transport` at `host` (port ignored; 111 is used): portmap v2
 // GETPORT over UDP for IPv4 (GETADDR if rejected), RPCBIND v4/v3 GETADDR over
-// `transport` itself for IPv6 (rpcbind answers for the transport asked over). The callback gets the port, kNotFound when the program is not registered
-// for that transport, or the call's error.
+// `transport` itself for IPv6 (rpcbind answers for the transport asked over). The callback gets the
+// port, kNotFound when the program is not registered for that transport, or the call's error.
 void GetPort(Client& client, const net::Address& host, uint32_t prog, uint32_t vers,
              Transport transport, std::chrono::milliseconds timeout,
              std::function<void(Result<uint16_t>)> cb);

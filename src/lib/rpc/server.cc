@@ -100,18 +100,39 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     p.handler(ctx, pc.args, Responder(pc.header.xid, send));
   }
 
+  // Per UDP socket: one receive buffer, and for the wildcard sockets (which the network
+  // can flood) a token bucket: past `udp_max_rate` datagrams per second the socket is
+  // not read for a moment and the kernel drops the excess at no cost to this thread.
+  // The loopback sockets, where local callers arrive, are never throttled.
+  struct UdpState {
+    std::vector<uint8_t> buf = std::vector<uint8_t>(65536);
+    asio::ip::udp::endpoint from;
+    bool throttled = false;
+    double tokens = 0;
+    std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+    std::unique_ptr<asio::steady_timer> timer;
+  };
+  std::map<asio::ip::udp::socket*, UdpState> udp_state;
+
   void StartUdp(asio::ip::udp::socket* sock) {
-    auto buf = std::make_shared<std::vector<uint8_t>>(65536);
-    auto from = std::make_shared<asio::ip::udp::endpoint>();
+    UdpState& st = udp_state[sock];
+    if (!st.timer) {
+      std::error_code lec;
+      auto local = sock->local_endpoint(lec);
+      st.throttled = !lec && !local.address().is_loopback() && opts.udp_max_rate > 0;
+      st.tokens = static_cast<double>(opts.udp_max_rate);
+      st.timer = std::make_unique<asio::steady_timer>(io);
+    }
     auto self = shared_from_this();
     sock->async_receive_from(
-        asio::buffer(*buf), *from, [this, self, sock, buf, from](std::error_code ec, size_t n) {
+        asio::buffer(st.buf), st.from, [this, self, sock](std::error_code ec, size_t n) {
           if (stopped) return;
+          UdpState& us = udp_state[sock];
           if (ec) {
             if (ec == asio::error::operation_aborted) return;
             log::Warning("UDP receive: ", ec.message());
           } else {
-            asio::ip::udp::endpoint to = *from;
+            asio::ip::udp::endpoint to = us.from;
             std::weak_ptr<Impl> weak = self;
             auto send = [weak, sock, to](std::vector<uint8_t> reply) {
               auto impl = weak.lock();
@@ -124,13 +145,32 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                 if (wec) log::Debug("UDP reply dropped: ", wec.message());
               });
             };
-            Handle(std::span<const uint8_t>(buf->data(), n), ToAddress(to), Transport::kUdp, send);
+            Handle(std::span<const uint8_t>(us.buf.data(), n), ToAddress(to), Transport::kUdp,
+                   send);
+          }
+          if (us.throttled) {
+            auto now = std::chrono::steady_clock::now();
+            double rate = static_cast<double>(opts.udp_max_rate);
+            us.tokens = std::min(
+                rate, us.tokens + std::chrono::duration<double>(now - us.last).count() * rate);
+            us.last = now;
+            us.tokens -= 1;
+            if (us.tokens < 0) {
+              stats->udp_throttled++;
+              us.timer->expires_after(
+                  std::chrono::microseconds(static_cast<int64_t>(-us.tokens / rate * 1e6) + 1000));
+              us.timer->async_wait([this, self, sock](std::error_code tec) {
+                if (!tec && !stopped) StartUdp(sock);
+              });
+              return;
+            }
           }
           StartUdp(sock);
         });
   }
 
   void StartAccept(asio::ip::tcp::acceptor* acc);
+  void MakeRoom();
 };
 
 class Server::Impl::Connection : public std::enable_shared_from_this<Connection> {
@@ -174,6 +214,12 @@ class Server::Impl::Connection : public std::enable_shared_from_this<Connection>
     Read();
   }
 
+  // Evictable when no reply is owed; the longest-idle such connection makes room for
+  // a new one at the connection limit.
+  bool evictable() const { return !closed_ && pending_ == 0; }
+  std::chrono::steady_clock::time_point last_active() const { return last_active_; }
+  const net::Address& peer() const { return peer_; }
+
   void Close() {
     if (closed_) return;
     closed_ = true;
@@ -185,6 +231,7 @@ class Server::Impl::Connection : public std::enable_shared_from_this<Connection>
 
  private:
   void ArmIdle() {
+    last_active_ = std::chrono::steady_clock::now();
     idle_.expires_after(server_->opts.tcp_idle_timeout);
     auto self = shared_from_this();
     idle_.async_wait([self](std::error_code ec) {
@@ -264,20 +311,37 @@ class Server::Impl::Connection : public std::enable_shared_from_this<Connection>
   std::array<uint8_t, 16384> buf_{};
   std::deque<std::vector<uint8_t>> out_;
   size_t pending_ = 0;
+  std::chrono::steady_clock::time_point last_active_;
   bool reading_ = false;
   bool writing_ = false;
   bool closed_ = false;
 };
+
+// At the connection limit, a new caller (lockd reconnecting for its next SM_MON)
+// must not be locked out by idle or half-open connections: the one idle longest and
+// owing no reply is closed to make room.
+void Server::Impl::MakeRoom() {
+  std::shared_ptr<Connection> oldest;
+  for (const auto& c : connections) {
+    if (c->evictable() && (!oldest || c->last_active() < oldest->last_active())) oldest = c;
+  }
+  if (!oldest) return;
+  stats->tcp_evicted++;
+  log::Debug("connection limit: closing the longest-idle connection, from ",
+             oldest->peer().ToString());
+  oldest->Close();
+}
 
 void Server::Impl::StartAccept(asio::ip::tcp::acceptor* acc) {
   auto self = shared_from_this();
   acc->async_accept([this, self, acc](std::error_code ec, asio::ip::tcp::socket sock) {
     if (stopped) return;
     if (!ec) {
+      if (connections.size() >= opts.max_tcp_connections) MakeRoom();
       if (connections.size() >= opts.max_tcp_connections) {
         stats->tcp_refused++;
         log::Warning("refusing TCP connection: ", connections.size(), " open (limit ",
-                     opts.max_tcp_connections, ")");
+                     opts.max_tcp_connections, "), each owing a reply");
         std::error_code cec;
         sock.close(cec);
       } else {
@@ -290,6 +354,14 @@ void Server::Impl::StartAccept(asio::ip::tcp::acceptor* acc) {
       return;
     } else {
       log::Warning("TCP accept: ", ec.message());
+      if (ec == asio::error::no_descriptors) {  // EMFILE: make room, retry shortly
+        MakeRoom();
+        auto t = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(100));
+        t->async_wait([this, self, acc, t](std::error_code) {
+          if (!stopped) StartAccept(acc);
+        });
+        return;
+      }
     }
     StartAccept(acc);
   });
@@ -335,6 +407,7 @@ Result<uint16_t> BindAll(asio::io_context& io, const ServerOptions& opts, uint16
     }
     if (ec) return fail("udp");
     if (f.v6) u->set_option(asio::ip::v6_only(true), ec);
+    u->set_option(asio::socket_base::reuse_address(true), ec);
     u->set_option(asio::socket_base::receive_buffer_size(opts.udp_receive_buffer), ec);
     u->bind(asio::ip::udp::endpoint(f.any, port), ec);
     if (ec) return fail(f.v6 ? "udp6" : "udp");
@@ -353,6 +426,23 @@ Result<uint16_t> BindAll(asio::io_context& io, const ServerOptions& opts, uint16
     if (ec) return fail("tcp listen");
     tcp->push_back(std::move(a));
     if (f.v6) *has_v6 = true;
+  }
+  // Local callers (lockd, mount.nfs) get UDP sockets of their own on the loopback
+  // addresses: the kernel delivers to the most specific bind, so a flood of datagrams
+  // from the network fills the wildcard socket's buffer, never these.
+  for (const char* lo : {"127.0.0.1", "::1"}) {
+    auto u = std::make_unique<asio::ip::udp::socket>(io);
+    auto addr = asio::ip::make_address(lo);
+    u->open(addr.is_v6() ? asio::ip::udp::v6() : asio::ip::udp::v4(), ec);
+    if (ec) continue;
+    u->set_option(asio::socket_base::reuse_address(true), ec);
+    u->bind(asio::ip::udp::endpoint(addr, port), ec);
+    if (ec) {
+      log::Debug("no loopback UDP socket on ", lo, ": ", ec.message());
+      continue;
+    }
+    u->non_blocking(true, ec);
+    udp->push_back(std::move(u));
   }
   return port;
 }

@@ -59,10 +59,13 @@ struct ServerOptions {
   uint16_t port = 0;  // 0: any free port, the same number for all four sockets
   bool ipv6 = true;   // also listen on IPv6 (skipped with a warning if unavailable)
   size_t max_record = 64 * 1024;
-  size_t max_tcp_connections = 1024;
+  size_t max_tcp_connections = 1024;  // beyond: the longest-idle connection is closed
   std::chrono::seconds tcp_idle_timeout{900};
   size_t max_pending_per_connection = 64;  // reading pauses beyond this
   int udp_receive_buffer = 1 << 20;
+  // Datagrams per second read from each wildcard UDP socket (0: unlimited); beyond it
+  // the kernel drops the excess. Loopback sockets (local callers) are not limited.
+  size_t udp_max_rate = 5000;
 };
 
 struct ServerStats {
@@ -70,7 +73,10 @@ struct ServerStats {
   std::atomic<uint64_t> dropped{0};   // undecodable headers, oversized records
   std::atomic<uint64_t> rejected{0};  // RPC_MISMATCH, AUTH_ERROR, PROG_*, PROC_UNAVAIL
   std::atomic<uint64_t> tcp_accepted{0};
-  std::atomic<uint64_t> tcp_refused{0};  // over max_tcp_connections
+  std::atomic<uint64_t> tcp_refused{0};  // over max_tcp_connections, none evictable
+  std::atomic<uint64_t> tcp_evicted{0};
+  std::atomic<uint64_t> udp_throttled{
+      0};  // pauses of a flooded wildcard UDP socket  // longest-idle closed to make room
   std::atomic<uint64_t> tcp_idle_closed{0};
 };
 

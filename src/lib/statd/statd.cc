@@ -1,6 +1,7 @@
 // rpc.statd wiring.
 #include "statd/statd.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -54,10 +55,18 @@ void WriteProcKnob(const char* path, uint64_t value) {
   if (!f) log::Warning("cannot write ", path);
 }
 
-// The control socket's name with ".pid": the directory resolved first, so that one
-// directory spelt two ways ("DIR", "DIR/", a symlink) is one pidfile and a second
-// daemon on it is refused; a digest when the name would be too long.
+// /run/rpc.statd.pid for the default directory however it is spelt (systemd's unit
+// names that file); otherwise the control socket's name with ".pid": the directory is
+// resolved first, so that one directory spelt two ways ("DIR", "DIR/", a symlink) is
+// one pidfile and a second daemon on it is refused; a digest when too long.
 std::string PidfilePath(const std::string& state_dir) {
+  struct stat a {};
+  struct stat b {};
+  if (state_dir == NSM_DEFAULT_STATE_DIR ||
+      (stat(state_dir.c_str(), &a) == 0 && stat(NSM_DEFAULT_STATE_DIR, &b) == 0 &&
+       a.st_dev == b.st_dev && a.st_ino == b.st_ino)) {
+    return "/run/rpc.statd.pid";
+  }
   std::string path = control::SocketPath(state_dir);
   return path.substr(0, path.size() - 4) + ".pid";
 }
@@ -158,6 +167,14 @@ int Run(const config::StatdOptions& o) {
 
   // ORDER: sockets are bound while still root (a -p port may be privileged; the
   // callback socket needs a reserved source port).
+  // Room for max-connections TCP connections plus the daemon's own descriptors.
+  if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    rlim_t want = static_cast<rlim_t>(o.max_connections) + 256;
+    if (rl.rlim_cur < want) {
+      rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : std::min(want, rl.rlim_max);
+      if (setrlimit(RLIMIT_NOFILE, &rl) != 0) log::Warning("cannot raise the descriptor limit");
+    }
+  }
   rpc::ServerOptions so;
   so.port = o.port;
   so.max_tcp_connections = o.max_connections;
