@@ -24,14 +24,20 @@ release: deps
 	cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNSM_TESTS=OFF >/dev/null
 	cmake --build $(RELEASE) -j$(JOBS)
 
+FUZZ_TIME ?= 600
+
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 600
+	./scripts/fuzz.sh smoke 15
 
 run: release
 	./scripts/run-dev.sh $(RELEASE) $(STATE_DIR)
 
 bench: release
 	./bench/run.sh $(RELEASE)
+
+fuzz: deps
+	./scripts/fuzz.sh run $(FUZZ_TIME)
 
 format:
 	git ls-files '*.cc' '*.h' | xargs clang-format -i
@@ -40,4 +46,4 @@ install: release
 	DESTDIR=$(DESTDIR) cmake --install $(RELEASE) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(RELEASE)
+	rm -rf $(BUILD) $(RELEASE) build-fuzz build-fuzz-cov
