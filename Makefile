@@ -36,6 +36,10 @@ run: release
 bench: release
 	./bench/run.sh $(RELEASE)
 
+soak: build
+	cd $(BUILD) && NSM_CRASH_CYCLES=1000 NSM_FLOOD_COUNT=1000000 \
+	  ctest -R 'integration.test_(crash|hostile)' --output-on-failure --timeout 14400
+
 fuzz: deps
 	./scripts/fuzz.sh run $(FUZZ_TIME)
 
