@@ -26,9 +26,10 @@ namespace nsm::store::test {
 
 class TempDir {
  public:
-  TempDir() {
-    char tmpl[] = "/tmp/nsm-store-test-XXXXXX";
-    const char* p = mkdtemp(tmpl);
+  // `base`: the parent directory (e.g. /dev/shm, where fsync costs nothing).
+  explicit TempDir(const std::string& base = "/tmp") {
+    std::string tmpl = base + "/nsm-store-test-XXXXXX";
+    const char* p = mkdtemp(tmpl.data());
     EXPECT_NE(p, nullptr);
     path_ = p != nullptr ? p : "";
   }

@@ -1,5 +1,6 @@
-// A pass-through SQLite VFS with switchable sync and write failures (see fault_vfs.h).
-// Each file is a FaultFile header followed by the wrapped VFS's own file object.
+// A pass-through SQLite VFS with switchable sync and write failures and an optional
+// observer of every file change (see fault_vfs.h). Each file is a FaultFile header
+// followed by the wrapped VFS's own file object.
 #include "store/fault_vfs.h"
 
 #include <sqlite3.h>
@@ -13,15 +14,36 @@ namespace {
 std::atomic<bool> g_fail_sync{false};
 std::atomic<bool> g_fail_write{false};
 std::atomic<uint64_t> g_syncs{0};
+std::atomic<Observer*> g_observer{nullptr};
+thread_local const char* t_call_path = nullptr;
 sqlite3_vfs* g_base = nullptr;
 sqlite3_vfs g_vfs;
 
 struct FaultFile {
   sqlite3_file base;
   sqlite3_file* real;
+  const char* path;  // SQLite keeps the name alive until xClose; null: not observed
 };
 
 sqlite3_file* Real(sqlite3_file* f) { return reinterpret_cast<FaultFile*>(f)->real; }
+
+// The observer, if there is one and the file is observed.
+Observer* Watching(sqlite3_file* f) {
+  return reinterpret_cast<FaultFile*>(f)->path != nullptr ? g_observer.load() : nullptr;
+}
+const char* PathOf(sqlite3_file* f) { return reinterpret_cast<FaultFile*>(f)->path; }
+
+// Marks the calling thread as running a wrapped call on behalf of `path`.
+class InCall {
+ public:
+  explicit InCall(const char* path) : saved_(t_call_path) { t_call_path = path; }
+  ~InCall() { t_call_path = saved_; }
+  InCall(const InCall&) = delete;
+  InCall& operator=(const InCall&) = delete;
+
+ private:
+  const char* saved_;
+};
 
 int Close(sqlite3_file* f) { return Real(f)->pMethods->xClose(Real(f)); }
 int Read(sqlite3_file* f, void* buf, int n, sqlite3_int64 off) {
@@ -29,13 +51,23 @@ int Read(sqlite3_file* f, void* buf, int n, sqlite3_int64 off) {
 }
 int Write(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
   if (g_fail_write.load()) return SQLITE_FULL;
+  if (Observer* o = Watching(f); o != nullptr && !o->OnWrite(PathOf(f), buf, n, off)) {
+    return SQLITE_IOERR_WRITE;
+  }
   return Real(f)->pMethods->xWrite(Real(f), buf, n, off);
 }
 int Truncate(sqlite3_file* f, sqlite3_int64 size) {
+  if (Observer* o = Watching(f); o != nullptr && !o->OnTruncate(PathOf(f), size)) {
+    return SQLITE_IOERR_TRUNCATE;
+  }
   return Real(f)->pMethods->xTruncate(Real(f), size);
 }
 int Sync(sqlite3_file* f, int flags) {
   if (g_fail_sync.load()) return SQLITE_IOERR_FSYNC;
+  if (Observer* o = Watching(f); o != nullptr && !o->OnSync(PathOf(f))) {
+    return SQLITE_IOERR_FSYNC;
+  }
+  InCall in_call(PathOf(f));
   int rc = Real(f)->pMethods->xSync(Real(f), flags);
   if (rc == SQLITE_OK) g_syncs.fetch_add(1);
   return rc;
@@ -101,12 +133,26 @@ int Open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int* o
   auto* ff = reinterpret_cast<FaultFile*>(f);
   ff->real = reinterpret_cast<sqlite3_file*>(ff + 1);
   ff->base.pMethods = nullptr;
+  Observer* o = g_observer.load();
+  const bool observed = o != nullptr && name != nullptr && (flags & SQLITE_OPEN_DELETEONCLOSE) == 0;
+  int existed = 1;
+  if (observed && g_base->xAccess(g_base, name, SQLITE_ACCESS_EXISTS, &existed) != SQLITE_OK) {
+    existed = 1;
+  }
+  ff->path = observed ? name : nullptr;
   int rc = g_base->xOpen(g_base, name, ff->real, flags, out_flags);
+  if (rc == SQLITE_OK && observed && !o->OnOpen(name, existed == 0)) {
+    ff->real->pMethods->xClose(ff->real);
+    return SQLITE_CANTOPEN;
+  }
   if (ff->real->pMethods != nullptr) ff->base.pMethods = &kMethods;
   return rc;
 }
 
 int Delete(sqlite3_vfs*, const char* name, int sync_dir) {
+  Observer* o = g_observer.load();
+  if (o != nullptr && name != nullptr && !o->OnDelete(name)) return SQLITE_IOERR_DELETE;
+  InCall in_call(name);
   return g_base->xDelete(g_base, name, sync_dir);
 }
 int Access(sqlite3_vfs*, const char* name, int flags, int* out) {
@@ -170,5 +216,7 @@ const char* FaultVfsName() {
 void SetFailSync(bool fail) { g_fail_sync.store(fail); }
 void SetFailWriteFull(bool fail) { g_fail_write.store(fail); }
 uint64_t SyncCount() { return g_syncs.load(); }
+void SetObserver(Observer* o) { g_observer.store(o); }
+const char* CurrentVfsCallPath() { return t_call_path; }
 
 }  // namespace nsm::store::testing
