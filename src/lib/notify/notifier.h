@@ -59,7 +59,9 @@ struct NotifierOptions {
   // 512 replies (~768 bytes of buffer each) fit even where net.core.rmem_max caps the
   // UDP receive buffer at its 416 kB default.
   size_t max_inflight = 512;
-  std::chrono::milliseconds inflight_hold{1000};
+  // A silent peer holds its place this long, then stops counting (its retries go on):
+  // 1 s let 512 black holes stall a list for a second (bench/SMNOTIFY.md).
+  std::chrono::milliseconds inflight_hold{100};
   size_t max_tcp = 128;
   size_t max_resolving = 256;
   std::chrono::milliseconds resolve_timeout{10000};
