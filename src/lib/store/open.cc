@@ -111,8 +111,8 @@ Result<OpenPlan> Plan(const std::string& dir, const std::string& path, const Opt
   // In a directory we cannot write (Debian's root-owned /var/lib/nfs, with the files
   // handed to statd by a root process that opened them first), SQLite can still work
   // if its -wal and -shm files exist and are ours to write.
-  if (!dir_writable && !(Accessible(path + "-wal", R_OK | W_OK) &&
-                         Accessible(path + "-shm", R_OK | W_OK))) {
+  if (!dir_writable &&
+      !(Accessible(path + "-wal", R_OK | W_OK) && Accessible(path + "-shm", R_OK | W_OK))) {
     return ErrnoStatus(dir + " (the database needs to create its -wal and -shm files here)",
                        dir_errno);
   }
