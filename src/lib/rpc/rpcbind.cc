@@ -4,6 +4,7 @@
 #include <rpc/rpc.h>
 #include <rpc/rpcb_clnt.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "base/log.h"
@@ -20,8 +21,13 @@ std::string NetId(const net::Address& host, Transport t) {
   return host.is_v6() ? n + "6" : n;
 }
 
+std::chrono::milliseconds Retransmit(std::chrono::milliseconds timeout) {
+  return std::clamp(timeout / 4, std::chrono::milliseconds(250), std::chrono::milliseconds(5000));
+}
+
 struct Lookup {
-  Client* client;
+  Client* client;      // UDP questions
+  Client* tcp_client;  // GETADDR over TCP (for TCP registrations of IPv6 hosts)
   net::Address host;
   uint32_t prog, vers;
   Transport transport;
@@ -45,7 +51,7 @@ void TryPortmap(std::shared_ptr<Lookup> l) {
                 kPmapGetPort,
                 std::move(args),
                 l->timeout,
-                std::chrono::milliseconds(500)};
+                Retransmit(l->timeout)};
   l->client->Call(std::move(spec), [l](Result<std::vector<uint8_t>> r) {
     // A rejection (an rpcbind without portmap v2) falls back to GETADDR.
     if (!r.ok() && r.status().code() == Code::kInvalidArgument) return TryRpcbind(l, 4);
@@ -77,8 +83,9 @@ void TryRpcbind(std::shared_ptr<Lookup> l, uint32_t rpcb_vers) {
                 kRpcbGetAddr,
                 std::move(args),
                 l->timeout,
-                std::chrono::milliseconds(500)};
-  l->client->Call(std::move(spec), [l, rpcb_vers](Result<std::vector<uint8_t>> r) {
+                Retransmit(l->timeout)};
+  Client* c = l->transport == Transport::kTcp ? l->tcp_client : l->client;
+  c->Call(std::move(spec), [l, rpcb_vers](Result<std::vector<uint8_t>> r) {
     if (!r.ok()) {
       // Timeouts are final; a rejection falls back to the older version.
       if (r.status().code() == Code::kInvalidArgument && rpcb_vers == 4) {
@@ -105,8 +112,14 @@ void TryRpcbind(std::shared_ptr<Lookup> l, uint32_t rpcb_vers) {
 void GetPort(Client& client, const net::Address& host, uint32_t prog, uint32_t vers,
              Transport transport, std::chrono::milliseconds timeout,
              std::function<void(Result<uint16_t>)> cb) {
-  auto l = std::make_shared<Lookup>(
-      Lookup{&client, host.Normalized(), prog, vers, transport, timeout, std::move(cb)});
+  GetPort(client, client, host, prog, vers, transport, timeout, std::move(cb));
+}
+
+void GetPort(Client& udp_client, Client& tcp_client, const net::Address& host, uint32_t prog,
+             uint32_t vers, Transport transport, std::chrono::milliseconds timeout,
+             std::function<void(Result<uint16_t>)> cb) {
+  auto l = std::make_shared<Lookup>(Lookup{&udp_client, &tcp_client, host.Normalized(), prog, vers,
+                                           transport, timeout, std::move(cb)});
   // IPv4: portmap GETPORT names the protocol in its arguments and is the cheapest
   // question for rpcbind. IPv6 registrations are only visible to GETADDR.
   if (l->host.is_v4()) return TryPortmap(l);

@@ -25,6 +25,10 @@ constexpr uint16_t kRpcbPort = 111;
 void GetPort(Client& client, const net::Address& host, uint32_t prog, uint32_t vers,
              Transport transport, std::chrono::milliseconds timeout,
              std::function<void(Result<uint16_t>)> cb);
+// The same, asking TCP questions through `tcp_client` (e.g. one without reserved ports).
+void GetPort(Client& udp_client, Client& tcp_client, const net::Address& host, uint32_t prog,
+             uint32_t vers, Transport transport, std::chrono::milliseconds timeout,
+             std::function<void(Result<uint16_t>)> cb);
 
 // "h1.h2.h3.h4.p1.p2" / "x:x::x.p1.p2" <-> address with port.
 std::optional<net::Address> ParseUniversalAddress(std::string_view uaddr);
