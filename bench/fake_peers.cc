@@ -12,13 +12,16 @@
 //         write nfs-utils' legacy sm/ files (one per peer, named by its address, mon_name =
 //         the address, created in position order) and, with --routes, an `ip -batch` file
 //         routing each black hole to dev bh0 (table local, proto 99).
-//   serve --sm-port P --live N [--blackholes B] [--timeout SEC] [--log FILE] -- PROG ARGS
+//   serve --sm-port P --live N [--blackholes B] [--timeout SEC] [--log FILE]
+//         [--stop-after-live MS] -- PROG ARGS
 //         bind 0.0.0.0:111 and 0.0.0.0:P, UDP and TCP (wildcard binds answer for every local
 //         address; replies leave from the address called), answer portmap v2 GETPORT and
 //         rpcbind v3/v4 GETADDR for 100024 v1 with P, and every SM_NOTIFY; fork+exec PROG
 //         (output to FILE), serve until it exits (killed after SEC s). Records each live
 //         address's first SM_NOTIFY (time since just before the fork); reports when all
 //         had one, the longest pause, run time, call counts, /proc/net/snmp Udp changes.
+//         --stop-after-live MS: SIGTERM PROG MS ms after every live peer was notified
+//         (repeated black-hole runs then need not wait for -m; run_ms is then not -m).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -38,6 +41,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -386,6 +390,7 @@ double Ms(int64_t ns) { return static_cast<double>(ns) / 1e6; }
 
 int RunServe(const Options& o) {
   const long sm_port = o.Num("sm-port", 0), timeout_s = o.Num("timeout", 600);
+  const long stop_after_live_ms = o.Num("stop-after-live", -1);
   const std::string log = o.Get("log", "/dev/null");
   Stats st;
   st.plan = Plan{o.Num("live", 0), o.Num("blackholes", 0)};
@@ -438,12 +443,24 @@ int RunServe(const Options& o) {
     (void)!write(pipefd[1], &x, 1);
   });
   const auto deadline = st.t0 + std::chrono::seconds(timeout_s);
-  bool timed_out = false, done = false;
+  bool timed_out = false, done = false, stopped_early = false;
+  std::optional<Clock::time_point> stop_at;
   while (!done) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0 && !timed_out) {
       timed_out = true;
       kill(pid, SIGKILL);
+    }
+    if (stop_after_live_ms >= 0 && !stop_at && st.notified >= live) {
+      stop_at = Clock::now() + std::chrono::milliseconds(stop_after_live_ms);
+    }
+    if (stop_at && !stopped_early && Clock::now() >= *stop_at) {
+      stopped_early = true;
+      kill(pid, SIGTERM);
+    }
+    if (stop_at && !stopped_early) {
+      left = std::min(left, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                *stop_at - Clock::now() + std::chrono::milliseconds(1)));
     }
     epoll_event evs[64];
     int n = epoll_wait(ep, evs, 64, static_cast<int>(std::clamp<long>(left.count(), 1, 200)));
@@ -523,6 +540,7 @@ int RunServe(const Options& o) {
   else
     out += ",\"signal\":" + std::to_string(WTERMSIG(status));
   out += std::string(",\"timed_out\":") + (timed_out ? "true" : "false");
+  out += std::string(",\"stopped_early\":") + (stopped_early ? "true" : "false");
   for (auto& [k, v] : std::map<std::string, long>{{"getport_udp", st.getport_udp},
                                                   {"getport_tcp", st.getport_tcp},
                                                   {"getaddr", st.getaddr},

@@ -39,6 +39,9 @@
 #   SMNOTIFY_NFSUTILS      nfs-utils' sm-notify (default /usr/sbin/sm-notify)
 #   SMNOTIFY_OUT           report (default bench/SMNOTIFY.md; JSON lines beside it)
 #   SMNOTIFY_KEEP_LOGS     existing directory to copy the sm-notify logs into
+#   SMNOTIFY_STOP_AFTER_LIVE  ms: stop sm-notify (SIGTERM) this long after every live peer
+#                          was notified, so that repeated black-hole runs do not last -m
+#                          minutes each (their run time then says nothing; default: off)
 # Everything started here (sm-notify, fake_peers, the load sampler, the namespaces, the
 # temp dir under /var/tmp) is removed on exit, including on Ctrl-C.
 set -euo pipefail
@@ -108,7 +111,8 @@ if [[ "${1:-}" == "--inner" ]]; then
     load=$(cut -d' ' -f1 /proc/loadavg)
     bh0=$(bh_dropped)
     json=$("$FAKE" serve --sm-port "$SM_PORT" --live "$live" --blackholes "$bh" --log "$log" \
-      --timeout $((RETRY_MIN > 0 ? RETRY_MIN * 60 + 180 : 3600)) -- \
+      --timeout $((RETRY_MIN > 0 ? RETRY_MIN * 60 + 180 : 3600)) \
+      --stop-after-live "$STOP_AFTER_LIVE" -- \
       "$(impl_bin "$impl")" -d -f -m "$RETRY_MIN" -P "$dir") || json='{"error":"fake_peers failed"}'
     ip route flush table local proto 99
     left_sm=$(find "$dir/sm" -mindepth 1 -maxdepth 1 | wc -l)
@@ -154,6 +158,7 @@ export IMPLS=${SMNOTIFY_IMPLS:-nfs-utils nsm}
 export NFSUTILS_SMNOTIFY=${SMNOTIFY_NFSUTILS:-/usr/sbin/sm-notify}
 export NSM_SMNOTIFY=$RELEASE/sm-notify
 export KEEP_LOGS=${SMNOTIFY_KEEP_LOGS:-}
+export STOP_AFTER_LIVE=${SMNOTIFY_STOP_AFTER_LIVE:--1}
 export SM_PORT
 OUT=${SMNOTIFY_OUT:-$HERE/SMNOTIFY.md}
 
@@ -182,7 +187,7 @@ g++ -O2 -std=c++20 -pthread -Wall -Wextra -o "$WORK/fake_peers" "$HERE/fake_peer
 
 command_line="./bench/smnotify_bench.sh $*"
 for v in BENCH_QUICK SMNOTIFY_REPEAT SMNOTIFY_SIZES SMNOTIFY_BLACKHOLE_PCT SMNOTIFY_RETRY_MIN \
-  SMNOTIFY_IMPLS SMNOTIFY_NFSUTILS; do
+  SMNOTIFY_IMPLS SMNOTIFY_NFSUTILS SMNOTIFY_STOP_AFTER_LIVE; do
   [[ -n "${!v:-}" ]] && command_line="$v=${!v} $command_line"
 done
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)

@@ -8,7 +8,8 @@ files running in parallel never share anything.  Fixtures below start the daemon
 test (nsmtest.daemons.select_statd), the lockd emulator and peer hosts; processes a test
 starts are stopped after it, and their logs are attached to the report when it fails.
 Marker `nsm_only`: the test checks behaviour nfs-utils' rpc.statd is known to get wrong
-(see docs/nsm-reference.md section 4); skipped when the daemon under test is nfs-utils.
+(see docs/nsm-reference.md section 4); skipped when the daemon under test is nfs-utils,
+unless NSM_RUN_NSM_ONLY=1 (benchmarks that compare both, e.g. bench/flood.sh).
 """
 import os
 import signal
@@ -88,7 +89,7 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             item.add_marker(skip)
         return
-    if daemons.is_nfs_utils():
+    if daemons.is_nfs_utils() and os.environ.get("NSM_RUN_NSM_ONLY") != "1":
         skip = pytest.mark.skip(reason="nsm_only: nfs-utils rpc.statd is known to differ here")
         for item in items:
             if item.get_closest_marker("nsm_only"):

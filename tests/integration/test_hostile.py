@@ -1,7 +1,13 @@
 """Hostile network (issue: prove it): a flood of SM_NOTIFY datagrams from many sources,
 thousands of idle or half-open TCP connections, records sent a byte at a time. The
 local lockd's SM_MON and NULL must still be answered promptly, memory must stay
-bounded, and the connection limit must never lock lockd out."""
+bounded, and the connection limit must never lock lockd out.
+
+In `make test` (sanitizer build, shared machine) the bound asserted is "never starved";
+bench/flood.sh runs this file against release binaries with NSM_P99_TARGET_MS=10 (the
+target itself) and NSM_HOSTILE_REPORT=FILE (each test's figures as a JSON line), and
+against nfs-utils' rpc.statd for comparison (NSM_RUN_NSM_ONLY=1)."""
+import json
 import os
 import socket
 import struct
@@ -14,6 +20,7 @@ import pytest
 from nsmtest.nsm import STAT_SUCC, MyId, StatdClient, encode_stat_chge
 from nsmtest import daemons
 from nsmtest.checks import answering
+from nsmtest.rpc import RpcTimeout
 
 pytestmark = pytest.mark.nsm_only
 
@@ -22,6 +29,8 @@ pytestmark = pytest.mark.nsm_only
 os.environ["ASAN_OPTIONS"] = (os.environ.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=16").lstrip(":")
 
 FLOOD = int(os.environ.get("NSM_FLOOD_COUNT", "200000"))  # make soak: 1,000,000
+# The p99 target itself (ms), asserted when set (bench/flood.sh, release binaries).
+TARGET = float(os.environ.get("NSM_P99_TARGET_MS", "0")) / 1e3
 MY_ID = MyId("client", 100021, 3, 16)
 
 
@@ -38,18 +47,36 @@ def call_notify(xid, name, state):
     return struct.pack(">IIIIIIIIII", xid, 0, 2, 100024, 1, 6, 0, 0, 0, 0) + args
 
 
-def latencies(statd_port, n, stop_when=None):
-    """n SM_MON (new connection each, as the kernel) and n NULL over UDP; seconds each."""
-    mon, null = [], []
-    with StatdClient(transport="udp", port=statd_port, per_call=False) as u:
+CALL_TIMEOUT = 2.0  # a call unanswered this long counts as lost (and as this long)
+
+
+class Timings(list):
+    """Seconds per call; `lost` counts the calls that got no answer in CALL_TIMEOUT."""
+    lost = 0
+
+
+def latencies(statd, n, stop_when=None):
+    """n SM_MON over TCP (new connection each, as the kernel) and n NULL over UDP."""
+    udp_port, tcp_port = statd.ports()
+    mon, null = Timings(), Timings()
+
+    def timed(out, call):
+        t = time.monotonic()
+        try:
+            call()
+            out.append(time.monotonic() - t)
+        except RpcTimeout:
+            out.lost += 1
+            out.append(CALL_TIMEOUT)
+
+    def sm_mon(i):
+        with StatdClient(transport="tcp", port=tcp_port, timeout=CALL_TIMEOUT) as c:
+            assert c.mon("198.19.7.%d" % (i % 250), MY_ID, bytes(16)).res_stat == STAT_SUCC
+
+    with StatdClient(transport="udp", port=udp_port, per_call=False, timeout=CALL_TIMEOUT) as u:
         for i in range(n):
-            t = time.monotonic()
-            with StatdClient(transport="tcp", port=statd_port) as c:
-                assert c.mon("198.19.7.%d" % (i % 250), MY_ID, bytes(16)).res_stat == STAT_SUCC
-            mon.append(time.monotonic() - t)
-            t = time.monotonic()
-            u.null()
-            null.append(time.monotonic() - t)
+            timed(mon, lambda: sm_mon(i))
+            timed(null, u.null)
             if stop_when is not None and stop_when():
                 break
     return mon, null
@@ -58,6 +85,28 @@ def latencies(statd_port, n, stop_when=None):
 def p99(xs):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(len(xs) * 0.99))]
+
+
+def record(test, **figures):
+    """Appends the test's figures to $NSM_HOSTILE_REPORT (bench/flood.sh), if set."""
+    path = os.environ.get("NSM_HOSTILE_REPORT")
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps(dict(test=test, statd=daemons.select_statd(), **figures)) + "\n")
+
+
+def ms(xs):
+    return {"p50_ms": round(sorted(xs)[len(xs) // 2] * 1e3, 3), "p99_ms": round(p99(xs) * 1e3, 3),
+            "max_ms": round(max(xs) * 1e3, 3), "n": len(xs), "lost": xs.lost}
+
+
+def check_target(*series):
+    for xs in series:
+        assert xs.lost == 0, "%d of %d calls got no answer in %.0f s" % (
+            xs.lost, len(xs), CALL_TIMEOUT)
+    if TARGET:
+        for xs in series:
+            assert p99(xs) < TARGET, "p99 %.2f ms, target %.0f ms" % (p99(xs) * 1e3, TARGET * 1e3)
 
 
 FLOOD_SCRIPT = r"""
@@ -110,30 +159,38 @@ def test_notify_flood_from_many_sources(statd_factory, tmpfs_state, peer):
     for j in range(32):
         peer.run(["ip", "addr", "add", "198.18.%d.%d/24" % (peer.index, 10 + j), "dev",
                   peer.if_peer], check=False)
-    base_mon, base_null = latencies(statd.ports()[1], 100)   # the same machine, no flood
+    base_mon, base_null = latencies(statd, 100)   # the same machine, no flood
     flood = peer.spawn("flood", ["/usr/bin/python3", "-c", FLOOD_SCRIPT, peer.local4,
                                  str(udp_port), str(FLOOD), str(peer.index), "6"])
     try:
         time.sleep(0.3)
-        mon, null = latencies(statd.ports()[1], 300)
-        assert flood.alive(), "the flood ended before the measurement: " + flood.text()
+        mon, null = latencies(statd, 300, stop_when=lambda: not flood.alive())
+        rss_peak = rss_kib(pid)
         deadline = time.monotonic() + 120
         while flood.alive() and time.monotonic() < deadline:
+            rss_peak = max(rss_peak, rss_kib(pid))
             time.sleep(0.2)
-        assert (">= %d in" % FLOOD) in flood.text(), flood.text()
     finally:
         flood.stop()
+    record("notify_flood", flood=FLOOD, sent=flood.text().strip(), sm_mon=ms(mon),
+           null=ms(null), sm_mon_no_flood=ms(base_mon), null_no_flood=ms(base_null),
+           rss_before_kib=rss_before, rss_peak_kib=rss_peak, rss_after_kib=rss_kib(pid))
+    assert (">= %d in" % FLOOD) in flood.text(), flood.text()
+    assert len(mon) >= 100, "the flood ended after %d calls: %s" % (len(mon), flood.text())
     # The target is p99 < 10 ms. This sanitizer build on a shared 2-core machine, with
     # the flood's sender and the kernel's veth path on the same cores, cannot promise
     # it: the bound asserted is "never starved" (50 ms, or 3x the same calls without
     # the flood), and the figures are printed for the record.
     print("SM_MON p99 %.2f ms (no flood %.2f), NULL p99 %.2f ms (no flood %.2f)" % (
         p99(mon) * 1e3, p99(base_mon) * 1e3, p99(null) * 1e3, p99(base_null) * 1e3))
+    check_target(base_mon, base_null)
+    assert mon.lost == 0 and null.lost == 0, (mon.lost, null.lost)
     assert p99(mon) < max(0.050, 3 * p99(base_mon)), (p99(mon), p99(base_mon))
     assert p99(null) < max(0.050, 3 * p99(base_null)), (p99(null), p99(base_null))
     assert answering(statd)
     growth_mib = (rss_kib(pid) - rss_before) / 1024
     assert growth_mib < 64, "RSS grew by %.1f MiB during the flood" % growth_mib
+    check_target(mon, null)
 
 
 IDLE_SCRIPT = r"""
@@ -178,12 +235,15 @@ def test_idle_and_half_open_connections_do_not_lock_lockd_out(statd_factory, tmp
             assert holder.alive(), holder.text()
             time.sleep(0.1)
         assert "holding 2000" in holder.text(), holder.text()
-        mon, null = latencies(tcp_port, 100)
+        mon, null = latencies(statd, 100)
         print("with 2,000 idle connections: SM_MON p99 %.2f ms, NULL p99 %.2f ms" % (
             p99(mon) * 1e3, p99(null) * 1e3))
+        record("idle_connections", held=2000, max_connections=500, sm_mon=ms(mon),
+               null=ms(null), rss_kib=rss_kib(statd.proc.popen.pid))
         assert p99(mon) < 0.050, p99(mon)   # each SM_MON is a new connection at the limit
         assert p99(null) < 0.050, p99(null)
         assert statd.alive()
+        check_target(mon, null)
     finally:
         holder.stop()
 
@@ -208,7 +268,7 @@ def test_record_sent_a_byte_at_a_time(statd_factory, tmpfs_state):
 
         t = threading.Thread(target=trickle)
         t.start()
-        mon, null = latencies(tcp_port, 50)   # others are served meanwhile
+        mon, null = latencies(statd, 50)   # others are served meanwhile
         t.join()
         stop.set()
         assert slow_done
@@ -220,6 +280,8 @@ def test_record_sent_a_byte_at_a_time(statd_factory, tmpfs_state):
             reply += s.recv(4096)
         xid, mtype, stat, _vf, _vl, accept, res, _state = struct.unpack(">IIIIIIII", reply[:32])
         assert (xid, mtype, stat, accept, res) == (77, 1, 0, 0, STAT_SUCC)
+        record("byte_at_a_time", sm_mon=ms(mon), null=ms(null))
         assert p99(null) < 0.050, p99(null)
+        check_target(mon, null)
     finally:
         s.close()
