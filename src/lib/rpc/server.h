@@ -73,10 +73,9 @@ struct ServerStats {
   std::atomic<uint64_t> dropped{0};   // undecodable headers, oversized records
   std::atomic<uint64_t> rejected{0};  // RPC_MISMATCH, AUTH_ERROR, PROG_*, PROC_UNAVAIL
   std::atomic<uint64_t> tcp_accepted{0};
-  std::atomic<uint64_t> tcp_refused{0};  // over max_tcp_connections, none evictable
-  std::atomic<uint64_t> tcp_evicted{0};
-  std::atomic<uint64_t> udp_throttled{
-      0};  // pauses of a flooded wildcard UDP socket  // longest-idle closed to make room
+  std::atomic<uint64_t> tcp_refused{0};    // over max_tcp_connections, none evictable
+  std::atomic<uint64_t> tcp_evicted{0};    // longest-idle closed to make room
+  std::atomic<uint64_t> udp_throttled{0};  // pauses of a flooded wildcard UDP socket
   std::atomic<uint64_t> tcp_idle_closed{0};
 };
 
