@@ -13,6 +13,7 @@
 #include <future>
 #include <thread>
 
+#include "legacy/format.h"
 #include "notify/notify_list.h"
 #include "notify/system.h"
 #include "store/store.h"
@@ -279,7 +280,7 @@ TEST(NotifyList, LegacyDirectoryIsReadAndItsStateBumped) {
   Dir d;
   d.Write("sm/192.0.2.1", Line("192.0.2.1", "server"));
   d.Write("sm.bak/client.example", Line("client.example", "server"));
-  d.Write("state", EncodeLegacyState(11));
+  d.Write("state", legacy::EncodeState(11));
   Result<NotifyPlan> p = TakeNotifyList(Take(d));
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   EXPECT_EQ(p->source, ListSource::kLegacy);
@@ -290,7 +291,7 @@ TEST(NotifyList, LegacyDirectoryIsReadAndItsStateBumped) {
   EXPECT_FALSE(fs::exists(d.path() + "/" NSM_DB_NAME));
   std::ifstream f(d.path() + "/state", std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(ParseLegacyState(bytes), 13u);
+  EXPECT_EQ(legacy::ParseState(bytes), 13u);
 
   // Recording: the answered sm.bak/ peer is removed; sm/ is never touched.
   auto plan = std::make_shared<const NotifyPlan>(std::move(*p));
@@ -305,7 +306,7 @@ TEST(NotifyList, LegacyDirectoryIsReadAndItsStateBumped) {
 TEST(NotifyList, LegacyWithVKeepsTheListAndWithNLeavesTheState) {
   Dir d;
   d.Write("sm.bak/client.example", Line("client.example", "server"));
-  d.Write("state", EncodeLegacyState(11));
+  d.Write("state", legacy::EncodeState(11));
   TakeOptions o = Take(d);
   o.notify_as = "198.18.0.1";
   o.bump = false;

@@ -16,6 +16,7 @@
 #include "ctl/dump.h"
 #include "ctl/format.h"
 #include "ctl/legacy.h"
+#include "legacy/format.h"
 
 namespace nsm::ctl::internal {
 namespace {
@@ -35,9 +36,10 @@ Json NotifyCounts(const std::vector<store::NotifyEntry>& list) {
 }
 
 Json MonitorJson(const store::Monitor& m) {
-  return Json{{"mon_name", m.key.mon_name}, {"my_name", m.key.my_name}, {"my_prog", m.key.my_prog},
-              {"my_vers", m.key.my_vers},   {"my_proc", m.key.my_proc}, {"priv", PrivToHex(m.priv)},
-              {"addresses", m.addresses},   {"caller", m.caller},       {"added", m.added}};
+  return Json{
+      {"mon_name", m.key.mon_name}, {"my_name", m.key.my_name}, {"my_prog", m.key.my_prog},
+      {"my_vers", m.key.my_vers},   {"my_proc", m.key.my_proc}, {"priv", legacy::PrivToHex(m.priv)},
+      {"addresses", m.addresses},   {"caller", m.caller},       {"added", m.added}};
 }
 
 Json NotifyJson(const store::NotifyEntry& e) {

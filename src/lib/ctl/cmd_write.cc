@@ -14,6 +14,7 @@
 #include "ctl/dump.h"
 #include "ctl/format.h"
 #include "ctl/legacy.h"
+#include "legacy/format.h"
 #include "net/address.h"
 
 namespace nsm::ctl::internal {
@@ -120,7 +121,7 @@ int CmdAdd(Context& c) {
   }
   if (!store::ValidName(m.key.my_name)) return Fail(c, kExitUsage, "invalid --my-name");
   if (std::optional<std::string> priv = c.Value("priv")) {
-    std::optional<store::Priv> p = PrivFromHex(*priv);
+    std::optional<store::Priv> p = legacy::PrivFromHex(*priv);
     if (!p) return Fail(c, kExitUsage, "--priv must be 32 hex digits");
     m.priv = *p;
   }

@@ -5,38 +5,12 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "legacy/format.h"
 #include "net/address.h"
 
 namespace nsm::ctl {
 
 using control::Json;
-
-std::string PrivToHex(const store::Priv& p) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string s;
-  for (uint8_t b : p) {
-    s.push_back(kHex[b >> 4]);
-    s.push_back(kHex[b & 15]);
-  }
-  return s;
-}
-
-std::optional<store::Priv> PrivFromHex(std::string_view hex) {
-  if (hex.size() != 32) return std::nullopt;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  store::Priv p{};
-  for (size_t i = 0; i < 16; ++i) {
-    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    p[i] = static_cast<uint8_t>(hi << 4 | lo);
-  }
-  return p;
-}
 
 const char* NotifyStatusName(store::NotifyStatus s) {
   return s == store::NotifyStatus::kFailed ? "failed" : "pending";
@@ -53,7 +27,7 @@ Json DumpToJson(const Dump& d, const Json& extra) {
                     {"my_prog", m.key.my_prog},
                     {"my_vers", m.key.my_vers},
                     {"my_proc", m.key.my_proc},
-                    {"priv", PrivToHex(m.priv)},
+                    {"priv", legacy::PrivToHex(m.priv)},
                     {"addresses", m.addresses},
                     {"caller", m.caller},
                     {"added", m.added}});
@@ -179,7 +153,7 @@ Result<Dump> DumpFromJson(const Json& j) {
       m.key.my_vers = c.U32(o, "my_vers", w);
       m.key.my_proc = c.U32(o, "my_proc", w);
       std::optional<std::string> priv = control::GetString(o, "priv");
-      std::optional<store::Priv> p = priv ? PrivFromHex(*priv) : std::nullopt;
+      std::optional<store::Priv> p = priv ? legacy::PrivFromHex(*priv) : std::nullopt;
       if (!p) c.Fail(w + ".priv", "missing or not 32 hex digits");
       m.priv = p.value_or(store::Priv{});
       m.addresses = c.Addresses(o, w);

@@ -50,10 +50,6 @@ struct ImportReport {
 // transaction: on an error, what was written before it stays (the message says how far).
 Result<ImportReport> ImportDump(store::Store& s, const Dump& d);
 
-// "00112233..." (32 lower-case hex digits) <-> priv.
-std::string PrivToHex(const store::Priv& p);
-std::optional<store::Priv> PrivFromHex(std::string_view hex);
-
 const char* NotifyStatusName(store::NotifyStatus s);  // "pending" / "failed"
 
 }  // namespace nsm::ctl

@@ -1,7 +1,7 @@
-// Reading and writing nfs-utils state directories (see legacy.h).
+// Reading and writing nfs-utils state directories (see legacy.h); the line and state
+// formats are legacy/format.h.
 #include "ctl/legacy.h"
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,49 +9,14 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <map>
 #include <utility>
 
+#include "legacy/format.h"
 #include "net/address.h"
 
 namespace nsm::ctl {
 namespace {
-
-bool IsBlank(char c) { return c == ' ' || c == '\t'; }
-
-std::vector<std::string_view> SplitBlanks(std::string_view s) {
-  std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && IsBlank(s[i])) ++i;
-    size_t j = i;
-    while (j < s.size() && !IsBlank(s[j])) ++j;
-    if (j > i) out.push_back(s.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
-
-std::optional<uint32_t> Hex32(std::string_view s) {
-  if (s.empty() || s.size() > 8) return std::nullopt;
-  uint32_t v = 0;
-  for (char c : s) {
-    int d;
-    if (c >= '0' && c <= '9') {
-      d = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      d = c - 'a' + 10;
-    } else if (c >= 'A' && c <= 'F') {
-      d = c - 'A' + 10;
-    } else {
-      return std::nullopt;
-    }
-    v = v << 4 | static_cast<uint32_t>(d);
-  }
-  return v;
-}
 
 class Fd {
  public:
@@ -102,7 +67,7 @@ std::vector<std::string> AddressesFor(const std::string& mon_name, const std::st
 struct RecordFile {
   std::string name;
   int64_t mtime = 0;
-  std::vector<LegacyLine> lines;
+  std::vector<legacy::Record> lines;
 };
 
 // Reads every record file of DIR/sub. A missing sub is no error (found = false).
@@ -129,29 +94,15 @@ Status ReadRecordDir(const std::string& dir, const char* sub, std::vector<Record
     const std::string where = std::string(sub) + "/" + n;
     RecordFile f;
     f.name = n;
-    Result<std::string> data = ReadSmallFile(path + "/" + n, kMaxLegacyFile, &f.mtime);
+    Result<std::string> data = ReadSmallFile(path + "/" + n, legacy::kMaxFileSize, &f.mtime);
     if (!data.ok()) {
       if (data.status().code() == Code::kPermission) return data.status();
       problems->push_back(where + ": skipped: " + data.status().message());
       continue;
     }
-    size_t start = 0;
-    int lineno = 0;
-    while (start < data->size()) {
-      size_t nl = data->find('\n', start);
-      if (nl == std::string::npos) nl = data->size();
-      std::string_view line(data->data() + start, nl - start);
-      start = nl + 1;
-      ++lineno;
-      if (SplitBlanks(line).empty() || line == "\r") continue;
-      Result<LegacyLine> l = ParseLegacyLine(line);
-      if (!l.ok()) {
-        problems->push_back(where + " line " + std::to_string(lineno) + ": " +
-                            l.status().message());
-        continue;
-      }
-      f.lines.push_back(std::move(*l));
-    }
+    legacy::ParsedFile parsed = legacy::ParseRecords(*data);
+    for (const std::string& e : parsed.errors) problems->push_back(where + " " + e);
+    f.lines = std::move(parsed.records);
     out->push_back(std::move(f));
   }
   return Status::Ok();
@@ -230,53 +181,22 @@ Status PrepareRecordDir(const std::string& path, const Owner& o, std::vector<std
   return Status::Ok();
 }
 
+// One sm/ or sm.bak/ line as nfs-utils writes it; a caller that is not IPv4 is written
+// as 127.0.0.1.
+std::string LineFor(const std::string& caller, const store::MonitorKey& key,
+                    const store::Priv& priv) {
+  legacy::Record r;
+  r.callback_addr = legacy::CallbackAddrFromIpv4(caller);
+  r.prog = key.my_prog;
+  r.vers = key.my_vers;
+  r.proc = key.my_proc;
+  r.priv = priv;
+  r.mon_name = key.mon_name;
+  r.my_name = key.my_name;
+  return legacy::FormatLine(r);
+}
+
 }  // namespace
-
-Result<LegacyLine> ParseLegacyLine(std::string_view line) {
-  while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || IsBlank(line.back()))) {
-    line.remove_suffix(1);
-  }
-  std::vector<std::string_view> f = SplitBlanks(line);
-  if (f.size() != 7) {
-    return Status(Code::kInvalidArgument, "expected 7 fields, found " + std::to_string(f.size()));
-  }
-  LegacyLine l;
-  uint32_t* nums[] = {&l.addr, &l.prog, &l.vers, &l.proc};
-  for (int i = 0; i < 4; ++i) {
-    std::optional<uint32_t> v = Hex32(f[i]);
-    if (!v) return Status(Code::kInvalidArgument, "field " + std::to_string(i + 1) + " is not hex");
-    *nums[i] = *v;
-  }
-  std::optional<store::Priv> priv = PrivFromHex(f[4]);
-  if (!priv) return Status(Code::kInvalidArgument, "priv is not 32 hex digits");
-  l.priv = *priv;
-  if (!store::ValidName(f[5])) return Status(Code::kInvalidArgument, "invalid mon_name");
-  if (!store::ValidName(f[6])) return Status(Code::kInvalidArgument, "invalid my_name");
-  l.mon_name = std::string(f[5]);
-  l.my_name = std::string(f[6]);
-  return l;
-}
-
-std::string FormatLegacyLine(const LegacyLine& l) {
-  char head[40];
-  std::snprintf(head, sizeof(head), "%08x %08x %08x %08x ", l.addr, l.prog, l.vers, l.proc);
-  return head + PrivToHex(l.priv) + " " + l.mon_name + " " + l.my_name + "\n";
-}
-
-uint32_t LegacyAddrFromIpv4(std::string_view ipv4) {
-  in_addr a{};
-  std::string s(ipv4);
-  if (inet_pton(AF_INET, s.c_str(), &a) != 1) a.s_addr = htonl(INADDR_LOOPBACK);
-  return a.s_addr;  // network-order bytes read as a host integer, as nfs-utils prints it
-}
-
-std::string Ipv4FromLegacyAddr(uint32_t addr) {
-  in_addr a{};
-  a.s_addr = addr;
-  char buf[INET_ADDRSTRLEN];
-  inet_ntop(AF_INET, &a, buf, sizeof(buf));
-  return buf;
-}
 
 Result<LegacyDir> ReadLegacyDir(const std::string& dir) {
   struct stat st {};
@@ -293,14 +213,11 @@ Result<LegacyDir> ReadLegacyDir(const std::string& dir) {
   if (!s.ok()) return s;
 
   bool have_state = false;
-  Result<std::string> state = ReadSmallFile(dir + "/state", 4096, nullptr);
+  Result<std::string> state = ReadSmallFile(dir + "/state", legacy::kMaxStateFileSize, nullptr);
   if (state.ok()) {
     have_state = true;
-    if (state->size() >= 4) {
-      int32_t v;
-      std::memcpy(&v, state->data(), 4);
-      out.data.state = static_cast<uint32_t>(v);
-    } else {
+    out.data.state = legacy::ParseState(*state);
+    if (!out.data.state) {
       out.problems.push_back("state: shorter than 4 bytes (" + std::to_string(state->size()) +
                              "); state number not imported");
     }
@@ -320,7 +237,7 @@ Result<LegacyDir> ReadLegacyDir(const std::string& dir) {
       store::Monitor m;
       m.key = {l.mon_name, l.my_name, l.prog, l.vers, l.proc};
       m.priv = l.priv;
-      m.caller = Ipv4FromLegacyAddr(l.addr);
+      m.caller = legacy::Ipv4FromCallbackAddr(l.callback_addr);
       m.addresses = AddressesFor(l.mon_name, f.name);
       m.added = f.mtime;
       auto k = std::make_tuple(l.mon_name, l.my_name, l.prog, l.vers, l.proc);
@@ -400,14 +317,7 @@ Status WriteLegacyDir(const std::string& dir, const Dump& d, const LegacyWriteOp
   // sm/: one file per mon_name, lines in the dump's order.
   std::map<std::string, std::string> files;
   for (const auto& m : d.monitors) {
-    LegacyLine l{LegacyAddrFromIpv4(m.caller),
-                 m.key.my_prog,
-                 m.key.my_vers,
-                 m.key.my_proc,
-                 m.priv,
-                 m.key.mon_name,
-                 m.key.my_name};
-    files[m.key.mon_name] += FormatLegacyLine(l);
+    files[m.key.mon_name] += LineFor(m.caller, m.key, m.priv);
   }
   for (const auto& [name, content] : files) {
     Status s = WriteFileAtomic(dir + "/sm", name, content, owner);
@@ -416,19 +326,14 @@ Status WriteLegacyDir(const std::string& dir, const Dump& d, const LegacyWriteOp
   // sm.bak/: the peers still to notify.
   files.clear();
   for (const auto& e : d.notify) {
-    LegacyLine l{
-        LegacyAddrFromIpv4("127.0.0.1"), 100021, 3, 16, store::Priv{}, e.mon_name, e.my_name};
-    files[e.mon_name] += FormatLegacyLine(l);
+    files[e.mon_name] += LineFor("127.0.0.1", {e.mon_name, e.my_name, 100021, 3, 16}, {});
   }
   for (const auto& [name, content] : files) {
     Status s = WriteFileAtomic(dir + "/sm.bak", name, content, owner);
     if (!s.ok()) return s;
   }
   if (d.state) {
-    const int32_t v = static_cast<int32_t>(*d.state);
-    char raw[4];
-    std::memcpy(raw, &v, 4);
-    Status s = WriteFileAtomic(dir, "state", std::string_view(raw, 4), owner, 0644);
+    Status s = WriteFileAtomic(dir, "state", legacy::EncodeState(*d.state), owner, 0644);
     if (!s.ok()) return s;
   }
   for (const std::string& p : {dir + "/sm", dir + "/sm.bak", dir}) {

@@ -1,6 +1,7 @@
-// nfs-utils' state directory format (nsm-reference.md section 3), read and written
-// exactly as nfs-utils 2.6 does, so that statdctl can import a directory written by
-// nfs-utils (or CTDB / Pacemaker scripts) and export one for a downgrade:
+// nfs-utils' state directories (nsm-reference.md section 3), read and written exactly
+// as nfs-utils 2.6 does, so that statdctl can import a directory written by nfs-utils
+// (or CTDB / Pacemaker scripts) and export one for a downgrade. The line and `state`
+// formats themselves are legacy/format.h:
 //
 //   DIR/state      the state number: a raw 4-byte native-endian int
 //   DIR/sm/NAME    one file per monitored host, one line per (host, callback):
@@ -20,40 +21,14 @@
 
 #include <sys/types.h>
 
-#include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "base/status.h"
 #include "ctl/dump.h"
-#include "store/store.h"
 
 namespace nsm::ctl {
-
-struct LegacyLine {
-  uint32_t addr = 0;  // as printed: network-order s_addr read as a host integer
-  uint32_t prog = 0;
-  uint32_t vers = 0;
-  uint32_t proc = 0;
-  store::Priv priv{};
-  std::string mon_name;
-  std::string my_name;
-};
-
-// One line (without or with its '\n'; a trailing '\r' and blanks are ignored).
-// Fields are separated by runs of blanks; the four numbers are 1..8 hex digits, priv
-// exactly 32; both names must pass store::ValidName. kInvalidArgument says why not.
-Result<LegacyLine> ParseLegacyLine(std::string_view line);
-// "%08x %08x %08x %08x <priv> <mon_name> <my_name>\n", as nfs-utils writes it.
-std::string FormatLegacyLine(const LegacyLine& l);
-
-// The address field <-> dotted IPv4 text ("127.0.0.1" <-> 0x0100007f on x86).
-uint32_t LegacyAddrFromIpv4(std::string_view ipv4);  // 127.0.0.1 when not IPv4
-std::string Ipv4FromLegacyAddr(uint32_t addr);
-
-inline constexpr size_t kMaxLegacyFile = 1 << 20;
 
 struct LegacyDir {
   Dump data;  // state (if DIR/state holds 4 bytes), sm/ -> monitors, sm.bak/ -> notify

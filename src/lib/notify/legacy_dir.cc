@@ -1,5 +1,5 @@
-// File-system side of legacy (nfs-utils) state directories; parsing is in
-// legacy_format.cc.
+// File-system side of legacy (nfs-utils) state directories; the format itself is
+// legacy/format.h.
 #include "notify/legacy_dir.h"
 
 #include <dirent.h>
@@ -133,16 +133,16 @@ void LoadSubdir(const std::string& base, const char* sub, bool notify_dir, Legac
     return;
   }
   for (const std::string& name : *names) {
-    if (!ValidLegacyFileName(name)) {
+    if (!legacy::ValidFileName(name)) {
       out->warnings.push_back(dir + ": skipping file with an invalid host name");
       continue;
     }
-    Result<std::string> text = ReadSmallFile(dir + "/" + name, kMaxLegacyFileSize);
+    Result<std::string> text = ReadSmallFile(dir + "/" + name, legacy::kMaxFileSize);
     if (!text.ok()) {
       out->warnings.push_back("skipping " + text.status().message());
       continue;
     }
-    LegacyParse parsed = ParseLegacyRecords(*text);
+    legacy::ParsedFile parsed = legacy::ParseRecords(*text);
     for (const std::string& e : parsed.errors) {
       out->warnings.push_back(dir + "/" + name + ": " + e);
     }
@@ -154,7 +154,7 @@ void LoadSubdir(const std::string& base, const char* sub, bool notify_dir, Legac
       out->entries.push_back(std::move(e));
       continue;
     }
-    for (LegacyRecord& r : parsed.records) {
+    for (legacy::Record& r : parsed.records) {
       LegacyEntry e;
       e.file = name;
       e.in_notify_dir = notify_dir;
@@ -185,9 +185,9 @@ Result<LegacyDir> LoadLegacyDir(const std::string& dir) {
   LegacyDir out;
   LoadSubdir(dir, kNotifyDir, true, &out);
   LoadSubdir(dir, kMonitorDir, false, &out);
-  Result<std::string> state = ReadSmallFile(dir + "/" + kStateFile, 4096);
+  Result<std::string> state = ReadSmallFile(dir + "/" + kStateFile, legacy::kMaxStateFileSize);
   if (state.ok()) {
-    out.state = ParseLegacyState(*state);
+    out.state = legacy::ParseState(*state);
     if (!out.state) out.warnings.push_back(dir + "/state is shorter than 4 bytes");
   } else if (lstat((dir + "/" + kStateFile).c_str(), &st) == 0) {
     out.warnings.push_back(state.status().message());
@@ -197,25 +197,25 @@ Result<LegacyDir> LoadLegacyDir(const std::string& dir) {
 
 Status RemoveLegacyNotified(const std::string& dir, std::string_view file,
                             std::string_view mon_name, std::string_view my_name) {
-  if (!ValidLegacyFileName(file)) {
+  if (!legacy::ValidFileName(file)) {
     return Status(Code::kInvalidArgument, "invalid record file name");
   }
   const std::string sub = dir + "/" + kNotifyDir;
   const std::string path = sub + "/" + std::string(file);
-  Result<std::string> text = ReadSmallFile(path, kMaxLegacyFileSize);
+  Result<std::string> text = ReadSmallFile(path, legacy::kMaxFileSize);
   if (!text.ok()) {
     struct stat st {};
     if (lstat(path.c_str(), &st) != 0 && errno == ENOENT) return Status::Ok();
     return text.status();
   }
-  LegacyParse parsed = ParseLegacyRecords(*text);
+  legacy::ParsedFile parsed = legacy::ParseRecords(*text);
   if (!parsed.errors.empty()) {
     // nfs-utils refuses to rewrite a file it cannot parse; so do we.
     return Status(Code::kCorruption, path + ": " + parsed.errors.front() + "; left as is");
   }
   std::string kept;
   bool removed = false;
-  for (const LegacyRecord& r : parsed.records) {
+  for (const legacy::Record& r : parsed.records) {
     if (r.mon_name == mon_name && r.my_name == my_name) {
       removed = true;
       continue;
@@ -238,7 +238,7 @@ Status RemoveLegacyNotified(const std::string& dir, std::string_view file,
 }
 
 Status WriteLegacyState(const std::string& dir, uint32_t state) {
-  return AtomicWrite(dir, kStateFile, EncodeLegacyState(state), 0644, /*sync_dir=*/true);
+  return AtomicWrite(dir, kStateFile, legacy::EncodeState(state), 0644, /*sync_dir=*/true);
 }
 
 }  // namespace nsm::notify

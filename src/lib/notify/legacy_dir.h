@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "notify/legacy_format.h"
+#include "legacy/format.h"
 
 namespace nsm::notify {
 
@@ -24,7 +24,7 @@ struct LegacyEntry {
   std::string file;            // the file name: the peer's name as statd recorded it
   bool in_notify_dir = false;  // sm.bak/ (true) or sm/ (false)
   bool has_record = false;
-  LegacyRecord record;
+  legacy::Record record;
 };
 
 struct LegacyDir {

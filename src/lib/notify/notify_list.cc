@@ -130,10 +130,10 @@ Status TakeFromLegacy(const TakeOptions& o, NotifyPlan* plan) {
   plan->legacy_entries = std::move(dir->entries);
   plan->targets = BuildLegacyTargets(plan->legacy_entries, o.notify_as, o.nodename);
   if (plan->targets.empty()) {
-    plan->state = NextLegacyState(dir->state, false).state;
+    plan->state = legacy::NextState(dir->state, false).state;
     return Status::Ok();
   }
-  LegacyStateStep step = NextLegacyState(dir->state, o.bump);
+  legacy::StateStep step = legacy::NextState(dir->state, o.bump);
   if (step.write) {
     Status s = WriteLegacyState(o.state_dir, step.state);
     if (!s.ok()) return s;
