@@ -79,7 +79,7 @@ if [[ "${1:-}" == "--inner" ]]; then
   ip link set bh0 up
   ip addr add 10.255.0.1/32 dev bh0
   bh_dropped() { cat /sys/class/net/bh0/statistics/tx_dropped; }
-  record "{\"meta\":true,\"rmem_default\":$(cat /proc/sys/net/core/rmem_default),\"rmem_max\":$(cat /proc/sys/net/core/rmem_max),\"sm_port\":$SM_PORT}"
+  record "{\"meta\":true,\"rmem_default\":$(cat /proc/sys/net/core/rmem_default),\"rmem_max\":$(cat /proc/sys/net/core/rmem_max),\"sm_port\":$SM_PORT,\"stop_after_live\":$STOP_AFTER_LIVE}"
 
   impl_bin() {
     case $1 in

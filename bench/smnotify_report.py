@@ -95,6 +95,18 @@ def summary(runs):
     return s
 
 
+def paired_extra(runs, n):
+    """nsm's black-hole run against the live run of the same repetition: % added."""
+    by = {(r["scenario"], r["rep"]): r.get("all_notified_ms") for r in runs
+          if r["impl"] == "nsm" and r["n_live"] == n and "error" not in r}
+    out = []
+    for (sc, rep), live in sorted(by.items(), key=lambda kv: kv[0][1]):
+        bh = by.get(("blackhole", rep))
+        if sc == "live" and live and bh is not None:
+            out.append((bh - live) / live * 100)
+    return out
+
+
 def all_text(s):
     if s is None:
         return "not run"
@@ -200,6 +212,13 @@ def main():
     out.append(f"- Both run as `sm-notify -d -f -m {','.join(map(str, retry))} -P DIR`; "
                f"net.core.rmem_default {meta.get('rmem_default', '?')}, rmem_max "
                f"{meta.get('rmem_max', '?')} (inside the namespace).")
+    stop = meta.get("stop_after_live", -1)
+    if stop is not None and stop >= 0:
+        out.append(f"- SMNOTIFY_STOP_AFTER_LIVE={stop}: sm-notify was stopped (SIGTERM) {stop} ms "
+                   "after every live peer had been notified, so that repeated runs with black "
+                   "holes need not wait for `-m`; run times, exit statuses and the packets sent "
+                   "to black holes cover only that span. Runs that never notified every live "
+                   "peer went on until `-m`.")
     for r in skipped:
         out.append(f"- skipped {r['impl']}: {r['skipped']}")
     out.append("")
@@ -219,9 +238,16 @@ def main():
         if sl and sb and "error" not in sl and "error" not in sb:
             if sl["all_med"] and sb["all_med"] is not None:
                 extra = (sb["all_med"] - sl["all_med"]) / sl["all_med"] * 100
+                paired = ""
+                pairs = paired_extra(runs, n)
+                if len(pairs) > 1:
+                    within = sum(1 for x in pairs if x < 10)
+                    paired = (f"; run by run (same repetition): {', '.join(f'{x:+.0f} %' for x in pairs)}"
+                              f", median {statistics.median(pairs):+.0f} %, {within} of "
+                              f"{len(pairs)} under +10 %")
                 out.append(f"| {sb['bh']:,} black holes add < 10 % to {n:,} live peers' time | "
-                           f"{secs(sl['all_med'])} → {secs(sb['all_med'])} "
-                           f"({sb['all_med'] - sl['all_med']:+.0f} ms, {extra:+.0f} %) | "
+                           f"median {secs(sl['all_med'])} → {secs(sb['all_med'])} "
+                           f"({sb['all_med'] - sl['all_med']:+.0f} ms, {extra:+.0f} %){paired} | "
                            f"{'yes' if extra < 10 else '**no**'} |")
             else:
                 out.append(f"| black holes add < 10 % ({n:,} live) | {all_text(sb)} | **no** |")
