@@ -18,7 +18,7 @@ import time
 import pytest
 
 from nsmtest.nsm import STAT_SUCC, MyId, StatdClient, encode_stat_chge
-from nsmtest import daemons
+from nsmtest import TIME_SCALE, daemons
 from nsmtest.checks import answering
 from nsmtest.rpc import RpcTimeout
 
@@ -32,6 +32,9 @@ FLOOD = int(os.environ.get("NSM_FLOOD_COUNT", "200000"))  # make soak: 1,000,000
 # The p99 target itself (ms), asserted when set (bench/flood.sh, release binaries).
 TARGET = float(os.environ.get("NSM_P99_TARGET_MS", "0")) / 1e3
 MY_ID = MyId("client", 100021, 3, 16)
+# The "never starved" bound (test_notify_flood_from_many_sources): 50 ms, times
+# NSM_TIME_SCALE for slow builds.
+STARVED = 0.050 * TIME_SCALE
 
 
 def rss_kib(pid):
@@ -80,6 +83,13 @@ def latencies(statd, n, stop_when=None):
             if stop_when is not None and stop_when():
                 break
     return mon, null
+
+
+def accept_queue(port):
+    """Connections waiting in the accept queues of the TCP listeners on `port` (ss Recv-Q)."""
+    out = subprocess.run(["ss", "-ltnH", "sport = :%d" % port], capture_output=True,
+                         text=True, check=True).stdout
+    return sum(int(line.split()[1]) for line in out.splitlines() if line.strip())
 
 
 def p99(xs):
@@ -185,8 +195,8 @@ def test_notify_flood_from_many_sources(statd_factory, tmpfs_state, peer):
         p99(mon) * 1e3, p99(base_mon) * 1e3, p99(null) * 1e3, p99(base_null) * 1e3))
     check_target(base_mon, base_null)
     assert mon.lost == 0 and null.lost == 0, (mon.lost, null.lost)
-    assert p99(mon) < max(0.050, 3 * p99(base_mon)), (p99(mon), p99(base_mon))
-    assert p99(null) < max(0.050, 3 * p99(base_null)), (p99(null), p99(base_null))
+    assert p99(mon) < max(STARVED, 3 * p99(base_mon)), (p99(mon), p99(base_mon))
+    assert p99(null) < max(STARVED, 3 * p99(base_null)), (p99(null), p99(base_null))
     assert answering(statd)
     growth_mib = (rss_kib(pid) - rss_before) / 1024
     assert growth_mib < 64, "RSS grew by %.1f MiB during the flood" % growth_mib
@@ -235,13 +245,19 @@ def test_idle_and_half_open_connections_do_not_lock_lockd_out(statd_factory, tmp
             assert holder.alive(), holder.text()
             time.sleep(0.1)
         assert "holding 2000" in holder.text(), holder.text()
+        # The holder's connects complete in the kernel before the daemon has accepted
+        # them all: under make tsan dozens were still queued, and the first SM_MON
+        # then took 100-200 ms. Measure once they are held, not while they come in.
+        deadline = time.monotonic() + 10
+        while accept_queue(tcp_port) > 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
         mon, null = latencies(statd, 100)
         print("with 2,000 idle connections: SM_MON p99 %.2f ms, NULL p99 %.2f ms" % (
             p99(mon) * 1e3, p99(null) * 1e3))
         record("idle_connections", held=2000, max_connections=500, sm_mon=ms(mon),
                null=ms(null), rss_kib=rss_kib(statd.proc.popen.pid))
-        assert p99(mon) < 0.050, p99(mon)   # each SM_MON is a new connection at the limit
-        assert p99(null) < 0.050, p99(null)
+        assert p99(mon) < STARVED, p99(mon)   # each SM_MON is a new connection at the limit
+        assert p99(null) < STARVED, p99(null)
         assert statd.alive()
         check_target(mon, null)
     finally:
@@ -281,7 +297,7 @@ def test_record_sent_a_byte_at_a_time(statd_factory, tmpfs_state):
         xid, mtype, stat, _vf, _vl, accept, res, _state = struct.unpack(">IIIIIIII", reply[:32])
         assert (xid, mtype, stat, accept, res) == (77, 1, 0, 0, STAT_SUCC)
         record("byte_at_a_time", sm_mon=ms(mon), null=ms(null))
-        assert p99(null) < 0.050, p99(null)
+        assert p99(null) < STARVED, p99(null)
         check_target(mon, null)
     finally:
         s.close()

@@ -109,18 +109,22 @@ void Service::Mon(const rpc::CallContext& ctx, std::span<const uint8_t> args, rp
   auto resp = std::make_shared<rpc::Responder>(std::move(r));
 
   auto commit = [this, m, resp] {
+    // On the committer thread: `this` only before the answer (see the header).
     store_.AddMonitor(*m, [this, m, resp](Status st) {
+      const auto state = static_cast<int32_t>(this->state());
       if (!st.ok()) {
         stats_.store_failures++;
         log::Error("SM_MON ", log::Quoted{m->key.mon_name}, " for ", log::Quoted{m->key.my_name},
                    " not recorded: ", st.ToString());
-        resp->Success(proto::EncodeSmStatRes(proto::kStatFail, static_cast<int32_t>(state())));
+        resp->Success(proto::EncodeSmStatRes(proto::kStatFail, state));
         return;
       }
-      resp->Success(proto::EncodeSmStatRes(proto::kStatSucc, static_cast<int32_t>(state())));
+      asio::io_context& io = io_;
+      const bool hook = static_cast<bool>(hooks_.add_client);
+      resp->Success(proto::EncodeSmStatRes(proto::kStatSucc, state));
       log::Debug("monitoring ", log::Quoted{m->key.mon_name}, " for ", log::Quoted{m->key.my_name});
-      if (hooks_.add_client) {
-        asio::post(io_, [this, m] { hooks_.add_client(m->key.mon_name, m->key.my_name); });
+      if (hook) {
+        asio::post(io, [this, m] { hooks_.add_client(m->key.mon_name, m->key.my_name); });
       }
     });
   };
@@ -153,6 +157,7 @@ void Service::Unmon(const rpc::CallContext& ctx, std::span<const uint8_t> args, 
   store::MonitorKey key{id->mon_name, id->my_id.my_name, id->my_id.my_prog, id->my_id.my_vers,
                         id->my_id.my_proc};
   auto resp = std::make_shared<rpc::Responder>(std::move(r));
+  // On the committer thread: `this` only before the answer (see the header).
   store_.RemoveMonitor(key, [this, key, resp](Status st, bool removed) {
     if (!st.ok()) {
       stats_.store_failures++;
@@ -160,10 +165,10 @@ void Service::Unmon(const rpc::CallContext& ctx, std::span<const uint8_t> args, 
     } else if (!removed) {
       log::Debug("SM_UNMON ", log::Quoted{key.mon_name}, ": not monitored");
     }
+    asio::io_context& io = io_;
+    const bool hook = st.ok() && removed && hooks_.del_client;
     resp->Success(proto::EncodeSmStat(static_cast<int32_t>(state())));
-    if (st.ok() && removed && hooks_.del_client) {
-      asio::post(io_, [this, key] { hooks_.del_client(key.mon_name, key.my_name); });
-    }
+    if (hook) asio::post(io, [this, key] { hooks_.del_client(key.mon_name, key.my_name); });
   });
 }
 
@@ -175,15 +180,18 @@ void Service::UnmonAll(const rpc::CallContext& ctx, std::span<const uint8_t> arg
     return r.Success(proto::EncodeSmStat(static_cast<int32_t>(state())));
   }
   auto resp = std::make_shared<rpc::Responder>(std::move(r));
+  // On the committer thread: `this` only before the answer (see the header).
   store_.RemoveAllMonitors(id->my_name, id->my_prog, id->my_vers, id->my_proc,
                            [this, resp](Status st, std::vector<store::MonitorKey> removed) {
                              if (!st.ok()) {
                                stats_.store_failures++;
                                log::Error("SM_UNMON_ALL: ", st.ToString());
                              }
+                             asio::io_context& io = io_;
+                             const bool hook = st.ok() && hooks_.del_client && !removed.empty();
                              resp->Success(proto::EncodeSmStat(static_cast<int32_t>(state())));
-                             if (st.ok() && hooks_.del_client && !removed.empty()) {
-                               asio::post(io_, [this, removed = std::move(removed)] {
+                             if (hook) {
+                               asio::post(io, [this, removed = std::move(removed)] {
                                  for (const auto& k : removed)
                                    hooks_.del_client(k.mon_name, k.my_name);
                                });

@@ -6,6 +6,9 @@
 // except short SQLite reads; name look-ups go through the resolver.
 //
 // Threading: io_context thread; store completions hop back through the Responder.
+// Store completions run on the store's committer thread: they touch the Service only
+// before answering (a caller may destroy it once every call is answered), and post
+// the HA hooks to the io_context.
 #pragma once
 
 #include <atomic>

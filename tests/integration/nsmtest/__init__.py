@@ -13,4 +13,10 @@ Modules:
   daemons   which rpc.statd is tested, state dirs, sm/ records, sm-notify
   capture   dumpcap/tshark capture and field decoding
 Stdlib only; run with /usr/bin/python3 as root (see tests/integration/README.md).
+
+TIME_SCALE ($NSM_TIME_SCALE, default 1) multiplies the latency bounds that only a slow
+build can miss (make tsan sets it: ThreadSanitizer runs the daemon several times slower).
 """
+import os
+
+TIME_SCALE = float(os.environ.get("NSM_TIME_SCALE") or "1")

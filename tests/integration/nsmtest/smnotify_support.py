@@ -202,7 +202,8 @@ class FakeNsmPeer:
         return accepted_reply(call.xid, SUCCESS)
 
 
-SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "ThreadSanitizer")
 
 
 class SmNotifyRun:
