@@ -5,12 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <csignal>
 #include <fstream>
 #include <functional>
 #include <memory>
-#include <thread>
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
@@ -24,6 +22,7 @@
 #include "ctl/legacy.h"
 #include "hacallout/runner.h"
 #include "monitor/service.h"
+#include "privsep/children.h"
 #include "privsep/daemon.h"
 #include "privsep/pidfile.h"
 #include "privsep/privileges.h"
@@ -75,10 +74,11 @@ std::string PidfilePath(const std::string& state_dir) {
 // by the sibling `statdctl -P DIR notify --all`, which records each outcome (an
 // answered peer leaves the list). Not sm-notify: on the database it would turn the
 // monitor list into the notify list under the running daemon. Runs as the daemon's
-// user; a thread of its own waits for it, so the io thread never does; a signal that
-// comes while a round runs is ignored.
-void RenotifyPending(const config::StatdOptions& o, std::shared_ptr<std::atomic<bool>> running) {
-  if (running->exchange(true)) {
+// user, watched from the io thread (privsep::Children: no thread waits for it); a
+// signal that comes while a round runs is ignored. A round still running when the
+// daemon stops finishes on its own.
+void RenotifyPending(const config::StatdOptions& o, privsep::Children& rounds) {
+  if (rounds.stats().running != 0) {
     log::Notice("caught SIGUSR1: a re-notify round is already running");
     return;
   }
@@ -89,16 +89,15 @@ void RenotifyPending(const config::StatdOptions& o, std::shared_ptr<std::atomic<
     argv.push_back(*o.name);
   }
   log::Notice("caught SIGUSR1: notifying the peers of the notify list");
-  std::thread([argv = std::move(argv), running] {
-    auto rc = privsep::SpawnAndWait(argv, std::chrono::seconds(600));
-    if (!rc.ok()) {
-      log::Error("re-notify round ended: ", rc.status().ToString());
+  rounds.Run(std::move(argv), [](const privsep::ChildExit& e) {
+    const bool some_failed = e.exit_status() == 8;
+    if (e.ok() || some_failed) {
+      log::Notice("re-notify round ended: statdctl ", e.ToString(),
+                  some_failed ? " (some peers did not answer; they stay listed)" : "");
     } else {
-      log::Notice("re-notify round ended: statdctl exited with status ", *rc,
-                  *rc == 8 ? " (some peers did not answer; they stay listed)" : "");
+      log::Error("re-notify round ended: statdctl ", e.ToString());
     }
-    running->store(false);
-  }).detach();
+  });
 }
 
 }  // namespace
@@ -329,11 +328,12 @@ int Run(const config::StatdOptions& o) {
   });
   std::signal(SIGPIPE, SIG_IGN);
   asio::signal_set usr1(io, SIGUSR1);
-  auto renotify_running = std::make_shared<std::atomic<bool>>(false);
+  privsep::Children renotify_rounds(
+      io, privsep::ChildOptions{"re-notify", 1, 0, std::chrono::minutes(10)});
   std::function<void()> wait_usr1 = [&] {
     usr1.async_wait([&](std::error_code ec, int) {
       if (ec) return;
-      RenotifyPending(o, renotify_running);
+      RenotifyPending(o, renotify_rounds);
       wait_usr1();
     });
   };
