@@ -315,6 +315,44 @@ TEST(Notifier, ManyPeersArePacedByTheInflightBound) {
   EXPECT_EQ(h.notifier->stats().udp_notifies, 2000u);
 }
 
+// One peer in eleven is a black hole (as in bench/SMNOTIFY.md), spread among live ones
+// (2 ms per call): a silent peer's place comes back as soon as a later attempt is
+// answered, not after the 100 ms hold, so the black holes cost the live peers little.
+TEST(Notifier, SilentPeersGiveTheirPlaceBackOnceLaterOnesAnswer) {
+  struct Outcome {
+    milliseconds live_done{0};
+    uint64_t presumed_silent = 0;
+  };
+  auto run = [](bool black_holes, milliseconds reorder_window) {
+    NotifierOptions o = Harness::Defaults();
+    o.max_inflight = 16;
+    o.reorder_window = reorder_window;
+    Harness h(o);
+    std::vector<Target> targets;
+    for (int i = 0; i < 440; ++i) {
+      std::string a = "10.0." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1);
+      if (i % 11 != 5) {
+        FakeHost host;
+        host.latency = milliseconds(2);
+        h.net.hosts[a] = host;
+      } else if (!black_holes) {
+        continue;
+      }
+      targets.push_back(T(a, {}, "server", static_cast<size_t>(i)));
+    }
+    h.Start(std::move(targets));
+    EXPECT_TRUE(h.sched.RunUntilTrue([&] { return h.done.size() == 400; }, seconds(60)));
+    return Outcome{h.sched.Elapsed(), h.notifier->stats().presumed_silent};
+  };
+  const Outcome alone = run(false, milliseconds(5));
+  const Outcome mixed = run(true, milliseconds(5));
+  const Outcome held = run(true, milliseconds(0));  // off: only the inflight_hold
+  EXPECT_EQ(alone.presumed_silent, 0u);
+  EXPECT_GE(mixed.presumed_silent, 30u);
+  EXPECT_LE(mixed.live_done, alone.live_done * 5 / 4) << alone.live_done.count() << " ms alone";
+  EXPECT_GT(held.live_done, mixed.live_done * 2) << mixed.live_done.count() << " ms mixed";
+}
+
 TEST(Notifier, EmptyListFinishesAtOnce) {
   Harness h;
   h.Start({});

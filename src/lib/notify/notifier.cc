@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <optional>
 #include <random>
 
 #include "base/log.h"
@@ -30,7 +31,6 @@ struct Notifier::Impl {
     uint64_t gen = 0;       // attempt generation
     int branches = 0;       // UDP/TCP branches of the running attempt still going
     bool slot = false;      // holds an in-flight slot
-    TimerId slot_timer = 0;
     TimerId retry_timer = 0;
     Scheduler::TimePoint start{};
     milliseconds interval{0};
@@ -77,6 +77,14 @@ struct Notifier::Impl {
 
   std::deque<std::pair<size_t, size_t>> first_q, retry_q;  // (peer, address) wanting a slot
   size_t inflight = 0;
+  struct Held {
+    size_t pi, ai;
+    uint64_t gen;
+    Scheduler::TimePoint start;
+  };
+  std::deque<Held> held;  // slots in the order taken (entries go stale when released)
+  TimerId hold_timer = 0;
+  std::optional<Scheduler::Duration> min_rtt;  // shortest attempt start -> first answer
   std::deque<std::function<bool()>> tcp_wait;  // returns false when stale (slot unused)
   size_t tcp_inflight = 0;
   std::deque<size_t> resolve_q;
@@ -208,6 +216,8 @@ struct Notifier::Impl {
     finished = true;
     if (deadline_timer != 0) sched.Cancel(deadline_timer);
     deadline_timer = 0;
+    if (hold_timer != 0) sched.Cancel(hold_timer);
+    hold_timer = 0;
     if (on_finished) sched.At(sched.Now(), Guard([this] { on_finished(); }));
   }
 
@@ -221,6 +231,8 @@ struct Notifier::Impl {
     }
     if (deadline_timer != 0) sched.Cancel(deadline_timer);
     deadline_timer = 0;
+    if (hold_timer != 0) sched.Cancel(hold_timer);
+    hold_timer = 0;
     stopped = true;
   }
 
@@ -246,27 +258,70 @@ struct Notifier::Impl {
     }
   }
 
+  bool Stale(const Held& h) {
+    const Addr& x = A(h.pi, h.ai);
+    return x.gen != h.gen || !x.slot;
+  }
+
   void AcquireSlot(size_t pi, size_t ai) {
     Addr& a = A(pi, ai);
     a.slot = true;
     ++inflight;
     stats.peak_inflight = std::max(stats.peak_inflight, inflight);
     const uint64_t gen = a.gen;
-    a.slot_timer = sched.At(sched.Now() + opts.inflight_hold, Guard([this, pi, ai, gen] {
-                              Addr& x = A(pi, ai);
-                              if (x.gen != gen) return;
-                              x.slot_timer = 0;
-                              ReleaseSlot(x, /*pump=*/true);
-                            }));
+    while (!held.empty() && Stale(held.front())) held.pop_front();
+    held.push_back(Held{pi, ai, gen, a.start});
+    ArmHoldTimer();
+  }
+
+  // One timer for all held places (they are in start order): at the oldest one's
+  // start + inflight_hold, every place that old is given back.
+  void ArmHoldTimer() {
+    if (hold_timer != 0 || held.empty()) return;
+    hold_timer =
+        sched.At(held.front().start + opts.inflight_hold, Guard([this] {
+                   hold_timer = 0;
+                   const Scheduler::TimePoint now = sched.Now();
+                   bool freed = false;
+                   while (!held.empty() && held.front().start + opts.inflight_hold <= now) {
+                     const Held h = held.front();
+                     held.pop_front();
+                     if (Stale(h)) continue;
+                     ReleaseSlot(A(h.pi, h.ai), /*pump=*/false);
+                     freed = true;
+                   }
+                   while (!held.empty() && Stale(held.front())) held.pop_front();
+                   ArmHoldTimer();
+                   if (freed) Pump();
+                 }));
   }
 
   void ReleaseSlot(Addr& a, bool pump) {
     if (!a.slot) return;
     a.slot = false;
-    if (a.slot_timer != 0) sched.Cancel(a.slot_timer);
-    a.slot_timer = 0;
     --inflight;
     if (pump) Pump();
+  }
+
+  // An attempt that started at `start` had an answer: the places of attempts started
+  // more than the reorder window before it, still silent, are given back. The window
+  // is a quarter of the shortest round trip seen (as in RACK), at most reorder_window.
+  void Answered(Scheduler::TimePoint start) {
+    if (opts.reorder_window.count() == 0) return;  // off: only inflight_hold
+    const Scheduler::Duration rtt = sched.Now() - start;
+    if (!min_rtt || rtt < *min_rtt) min_rtt = rtt;
+    const Scheduler::Duration window =
+        std::min<Scheduler::Duration>(opts.reorder_window, *min_rtt / 4);
+    bool freed = false;
+    while (!held.empty() && held.front().start + window < start) {
+      const Held h = held.front();
+      held.pop_front();
+      if (Stale(h)) continue;
+      ReleaseSlot(A(h.pi, h.ai), /*pump=*/false);
+      ++stats.presumed_silent;
+      freed = true;
+    }
+    if (freed) Pump();
   }
 
   void PumpTcp() {
@@ -310,6 +365,7 @@ struct Notifier::Impl {
                       Guard([this, pi, ai, gen](Result<uint16_t> r) {
                         if (!Current(pi, ai, gen)) return;
                         Addr& x = A(pi, ai);
+                        if (r.ok() || r.status().code() == Code::kNotFound) Answered(x.start);
                         if (r.ok()) return SendNotify(pi, ai, gen, rpc::Transport::kUdp, *r);
                         if (r.status().code() == Code::kNotFound) {
                           if (!x.want_tcp) {
@@ -329,6 +385,9 @@ struct Notifier::Impl {
     transport.GetPort(a.addr, rpc::Transport::kTcp, a.interval,
                       Guard([this, pi, ai, gen](Result<uint16_t> r) {
                         if (!Current(pi, ai, gen)) return;
+                        if (r.ok() || r.status().code() == Code::kNotFound) {
+                          Answered(A(pi, ai).start);
+                        }
                         if (r.ok()) {
                           const uint16_t port = *r;
                           tcp_wait.push_back([this, pi, ai, gen, port] {
@@ -357,7 +416,10 @@ struct Notifier::Impl {
                        if (w.expired()) return;
                        if (t == rpc::Transport::kTcp) ReleaseTcp();
                        if (stopped || !Current(pi, ai, gen)) return;
-                       if (s.ok()) return Done(pi, server, t);
+                       if (s.ok()) {
+                         Answered(A(pi, ai).start);
+                         return Done(pi, server, t);
+                       }
                        // statd's rpcbind answered but statd did not: try TCP too.
                        if (t == rpc::Transport::kUdp) A(pi, ai).want_tcp = true;
                        BranchFailed(pi, ai, gen,

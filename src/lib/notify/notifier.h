@@ -14,9 +14,12 @@
 // carries the short (first-label) form of the name, as nfs-utils does.
 //
 // Pacing, so that 10,000 peers lose no packets locally: at most max_inflight attempts
-// younger than inflight_hold at once (first attempts before retries, so dead peers
-// never hold live ones back), at most max_tcp TCP calls, at most max_resolving
-// look-ups in the resolver.
+// at once (first attempts before retries, so dead peers never hold live ones back), at
+// most max_tcp TCP calls, at most max_resolving look-ups in the resolver. An attempt
+// stops counting when it ends, after inflight_hold, or as soon as an attempt started
+// more than reorder_window after it has had an answer (a silent peer is then presumed
+// down, as TCP's RACK presumes a packet lost; its retries go on): black holes cost
+// about one round trip of a place each, not inflight_hold.
 //
 // Threading: one thread (the Scheduler's and Transport's io_context). Callbacks given
 // to Start() run on it. The Notifier must outlive its pending callbacks or be
@@ -62,6 +65,9 @@ struct NotifierOptions {
   // A silent peer holds its place this long, then stops counting (its retries go on):
   // 1 s let 512 black holes stall a list for a second (bench/SMNOTIFY.md).
   std::chrono::milliseconds inflight_hold{100};
+  // Upper bound of the reorder window (a quarter of the shortest round trip seen);
+  // 0: silent attempts keep their place for inflight_hold.
+  std::chrono::milliseconds reorder_window{5};
   size_t max_tcp = 128;
   size_t max_resolving = 256;
   std::chrono::milliseconds resolve_timeout{10000};
@@ -81,6 +87,7 @@ struct NotifierStats {
   uint64_t short_notifies = 0;
   uint64_t resolves = 0;
   size_t peak_inflight = 0;
+  uint64_t presumed_silent = 0;  // places given up early: a later attempt had an answer
   size_t peak_tcp = 0;
 };
 

@@ -18,6 +18,7 @@ namespace nsm::notify {
 class Scheduler {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
+  using Duration = std::chrono::steady_clock::duration;
   using TimerId = uint64_t;  // never 0
 
   virtual ~Scheduler() = default;
