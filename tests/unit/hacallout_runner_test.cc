@@ -16,6 +16,8 @@
 
 #include <gtest/gtest.h>
 
+#include "io_test_util.h"
+
 namespace nsm::hacallout {
 namespace {
 
@@ -49,15 +51,8 @@ class HaCalloutTest : public ::testing::Test {
     return ss.str();
   }
 
-  // Runs the io_context until pred() or the deadline.
   bool RunUntil(const std::function<bool()>& pred, milliseconds limit = milliseconds(10000)) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      io_.restart();
-      io_.run_for(milliseconds(20));
-    }
-    return true;
+    return nsm::testing::RunIoUntil(io_, pred, limit);
   }
 
   asio::io_context io_;

@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "io_test_util.h"
+
 namespace nsm::privsep {
 namespace {
 
@@ -17,13 +19,7 @@ using std::chrono::milliseconds;
 class ChildrenTest : public ::testing::Test {
  protected:
   bool RunUntil(const std::function<bool()>& pred, milliseconds limit = milliseconds(10000)) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      io_.restart();
-      io_.run_for(milliseconds(20));
-    }
-    return true;
+    return nsm::testing::RunIoUntil(io_, pred, limit);
   }
 
   asio::io_context io_;
