@@ -328,16 +328,18 @@ AsyncRecorder::AsyncRecorder(std::unique_ptr<Recorder> inner)
 
 AsyncRecorder::~AsyncRecorder() { Finish(); }
 
+// The thread waits only on an empty queue, so only the first item of a batch wakes
+// it: 10,000 answers in a burst cost a few wake-ups, not 10,000.
 void AsyncRecorder::Done(const Target& t) {
   std::lock_guard<std::mutex> lock(mu_);
   queue_.push_back(Item{t, std::nullopt});
-  cv_.notify_one();
+  if (queue_.size() == 1) cv_.notify_one();
 }
 
 void AsyncRecorder::Failed(const Target& t, const Failure& f) {
   std::lock_guard<std::mutex> lock(mu_);
   queue_.push_back(Item{t, f});
-  cv_.notify_one();
+  if (queue_.size() == 1) cv_.notify_one();
 }
 
 void AsyncRecorder::Loop() {
