@@ -1,9 +1,7 @@
-// Reading and writing nfs-utils state directories (see legacy.h); the line and state
-// formats are legacy/format.h.
+// Reading and writing nfs-utils state directories (see legacy.h): statdctl's policy.
+// The line and state formats are legacy/format.h, the file mechanics base/files.h.
 #include "ctl/legacy.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,49 +10,12 @@
 #include <map>
 #include <utility>
 
+#include "base/files.h"
 #include "legacy/format.h"
 #include "net/address.h"
 
 namespace nsm::ctl {
 namespace {
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-// Reads a whole regular file of at most `max` bytes.
-Result<std::string> ReadSmallFile(const std::string& path, size_t max, int64_t* mtime) {
-  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-  if (fd.get() < 0) return ErrnoStatus(path, errno);
-  struct stat st {};
-  if (fstat(fd.get(), &st) != 0) return ErrnoStatus(path, errno);
-  if (!S_ISREG(st.st_mode)) return Status(Code::kInvalidArgument, path + ": not a regular file");
-  if (static_cast<uint64_t>(st.st_size) > max) {
-    return Status(Code::kInvalidArgument, path + ": larger than " + std::to_string(max) + " bytes");
-  }
-  if (mtime != nullptr) *mtime = st.st_mtime;
-  std::string data;
-  char buf[8192];
-  for (;;) {
-    ssize_t n = read(fd.get(), buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoStatus(path, errno);
-    if (n == 0) break;
-    data.append(buf, static_cast<size_t>(n));
-    if (data.size() > max) return Status(Code::kInvalidArgument, path + ": grew while read");
-  }
-  return data;
-}
 
 // The address an nfs-utils record file tells about its host: the mon_name if it is an
 // IP literal, else the file name if that is one.
@@ -74,27 +35,17 @@ struct RecordFile {
 Status ReadRecordDir(const std::string& dir, const char* sub, std::vector<RecordFile>* out,
                      std::vector<std::string>* problems, bool* found) {
   const std::string path = dir + "/" + sub;
-  DIR* d = opendir(path.c_str());
-  *found = d != nullptr;
-  if (d == nullptr) {
-    if (errno == ENOENT) return Status::Ok();
-    return ErrnoStatus(path, errno);
+  Result<std::vector<std::string>> names = files::ListNames(path);
+  *found = names.ok();
+  if (!names.ok()) {
+    if (names.status().code() == Code::kNotFound) return Status::Ok();
+    return names.status();
   }
-  std::vector<std::string> names;
-  errno = 0;
-  while (dirent* e = readdir(d)) {
-    std::string n = e->d_name;
-    if (!n.empty() && n[0] != '.') names.push_back(std::move(n));
-  }
-  const int err = errno;
-  closedir(d);
-  if (err != 0) return ErrnoStatus("reading " + path, err);
-  std::sort(names.begin(), names.end());
-  for (const auto& n : names) {
+  for (const auto& n : *names) {
     const std::string where = std::string(sub) + "/" + n;
     RecordFile f;
     f.name = n;
-    Result<std::string> data = ReadSmallFile(path + "/" + n, legacy::kMaxFileSize, &f.mtime);
+    Result<std::string> data = files::ReadSmallFile(path + "/" + n, legacy::kMaxFileSize, &f.mtime);
     if (!data.ok()) {
       if (data.status().code() == Code::kPermission) return data.status();
       problems->push_back(where + ": skipped: " + data.status().message());
@@ -108,77 +59,29 @@ Status ReadRecordDir(const std::string& dir, const char* sub, std::vector<Record
   return Status::Ok();
 }
 
-Status FsyncPath(const std::string& path) {
-  Fd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return ErrnoStatus("open " + path, errno);
-  if (fsync(fd.get()) != 0) return ErrnoStatus("fsync " + path, errno);
-  return Status::Ok();
-}
-
-struct Owner {
-  bool apply = false;
-  uid_t uid = 0;
-  gid_t gid = 0;
-};
+using Owner = std::optional<files::Owner>;
 
 Status ApplyOwner(const std::string& path, const Owner& o) {
-  if (!o.apply) return Status::Ok();
-  if (lchown(path.c_str(), o.uid, o.gid) != 0) return ErrnoStatus("chown " + path, errno);
+  if (o && lchown(path.c_str(), o->uid, o->gid) != 0) return ErrnoStatus("chown " + path, errno);
   return Status::Ok();
 }
 
-// Writes DIR/name atomically through DIR/.name.new.
+// Writes DIR/name atomically through DIR/.name.new, with exactly `mode`.
 Status WriteFileAtomic(const std::string& dir, const std::string& name, std::string_view data,
                        const Owner& o, mode_t mode = 0600) {
-  const std::string tmp = dir + "/." + name + ".new";
-  const std::string final_path = dir + "/" + name;
-  unlink(tmp.c_str());
-  {
-    Fd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
-    if (fd.get() < 0) return ErrnoStatus("create " + tmp, errno);
-    size_t off = 0;
-    while (off < data.size()) {
-      ssize_t n = write(fd.get(), data.data() + off, data.size() - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        Status s = ErrnoStatus("write " + tmp, errno);
-        unlink(tmp.c_str());
-        return s;
-      }
-      off += static_cast<size_t>(n);
-    }
-    if (fsync(fd.get()) != 0) {
-      Status s = ErrnoStatus("fsync " + tmp, errno);
-      unlink(tmp.c_str());
-      return s;
-    }
-  }
-  Status s = ApplyOwner(tmp, o);
-  if (s.ok() && fchmodat(AT_FDCWD, tmp.c_str(), mode, 0) != 0)
-    s = ErrnoStatus("chmod " + tmp, errno);
-  if (s.ok() && rename(tmp.c_str(), final_path.c_str()) != 0) {
-    s = ErrnoStatus("rename " + tmp, errno);
-  }
-  if (!s.ok()) unlink(tmp.c_str());
-  return s;
+  return files::AtomicWrite(dir, name, data, {.mode = mode, .exact_mode = true, .owner = o});
 }
 
-// Makes DIR/sub exist (mode 0700, owned as requested) and lists its entries.
-Status PrepareRecordDir(const std::string& path, const Owner& o, std::vector<std::string>* names) {
+// Makes DIR/sub exist (mode 0700, owned as requested) and lists its entries, dot files
+// included.
+Result<std::vector<std::string>> PrepareRecordDir(const std::string& path, const Owner& o) {
   if (mkdir(path.c_str(), 0700) == 0) {
     Status s = ApplyOwner(path, o);
     if (!s.ok()) return s;
   } else if (errno != EEXIST) {
     return ErrnoStatus("mkdir " + path, errno);
   }
-  DIR* d = opendir(path.c_str());
-  if (d == nullptr) return ErrnoStatus(path, errno);
-  while (dirent* e = readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names->push_back(std::move(n));
-  }
-  closedir(d);
-  return Status::Ok();
+  return files::ListNames(path, files::DotFiles::kInclude);
 }
 
 // One sm/ or sm.bak/ line as nfs-utils writes it; a caller that is not IPv4 is written
@@ -213,7 +116,7 @@ Result<LegacyDir> ReadLegacyDir(const std::string& dir) {
   if (!s.ok()) return s;
 
   bool have_state = false;
-  Result<std::string> state = ReadSmallFile(dir + "/state", legacy::kMaxStateFileSize, nullptr);
+  Result<std::string> state = files::ReadSmallFile(dir + "/state", legacy::kMaxStateFileSize);
   if (state.ok()) {
     have_state = true;
     out.data.state = legacy::ParseState(*state);
@@ -282,30 +185,26 @@ Status WriteLegacyDir(const std::string& dir, const Dump& d, const LegacyWriteOp
     struct stat st {};
     const std::string sm = dir + "/sm";
     if (stat(sm.c_str(), &st) != 0 && stat(dir.c_str(), &st) != 0) return ErrnoStatus(dir, errno);
-    owner.apply = true;
-    owner.uid = opts.uid.value_or(st.st_uid);
-    owner.gid = opts.gid.value_or(st.st_gid);
+    owner = files::Owner{opts.uid.value_or(st.st_uid), opts.gid.value_or(st.st_gid)};
   }
 
   // Check both directories before writing anything.
   const char* subs[] = {"sm", "sm.bak"};
   for (const char* sub : subs) {
-    std::vector<std::string> names;
-    Status s = PrepareRecordDir(dir + "/" + sub, owner, &names);
-    if (!s.ok()) return s;
-    if (!names.empty() && !opts.replace) {
+    Result<std::vector<std::string>> names = PrepareRecordDir(dir + "/" + sub, owner);
+    if (!names.ok()) return names.status();
+    if (!names->empty() && !opts.replace) {
       return Status(Code::kInvalidArgument, dir + "/" + sub + " is not empty (" +
-                                                std::to_string(names.size()) +
+                                                std::to_string(names->size()) +
                                                 " entries); refusing to mix records");
     }
   }
   if (opts.replace) {
     for (const char* sub : subs) {
-      std::vector<std::string> names;
       const std::string path = dir + "/" + sub;
-      Status s = PrepareRecordDir(path, owner, &names);
-      if (!s.ok()) return s;
-      for (const auto& n : names) {
+      Result<std::vector<std::string>> names = PrepareRecordDir(path, owner);
+      if (!names.ok()) return names.status();
+      for (const auto& n : *names) {
         const std::string p = path + "/" + n;
         struct stat st {};
         if (lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) continue;
@@ -337,7 +236,7 @@ Status WriteLegacyDir(const std::string& dir, const Dump& d, const LegacyWriteOp
     if (!s.ok()) return s;
   }
   for (const std::string& p : {dir + "/sm", dir + "/sm.bak", dir}) {
-    Status s = FsyncPath(p);
+    Status s = files::FsyncDir(p);
     if (!s.ok()) return s;
   }
   return Status::Ok();

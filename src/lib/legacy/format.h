@@ -3,7 +3,7 @@
 // (one line per monitor), one line as nfs-utils writes it, the 4-byte `state` file and
 // the rule for the file names nfs-utils would accept. The directory readers and
 // writers are notify/legacy_dir.h (sm-notify) and ctl/legacy.h (statdctl, rpc.statd's
-// first-start import).
+// first-start import); the file mechanics they share are base/files.h.
 //
 //   0100007f 000186b5 00000003 00000010 69300000000000000000000000000000 127.1.0.1 vm
 //   <callback addr hex> <prog hex> <vers hex> <proc hex> <priv 32 hex> <mon_name> <my_name>
