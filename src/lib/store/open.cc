@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "base/files.h"
 #include "base/log.h"
 #include "store/impl.h"
 #include "store/schema.h"
@@ -140,19 +141,6 @@ Status SetWal(Conn& c) {
   return Status::Ok();
 }
 
-// SQLite syncs the directory for the -wal file, but not for a new main database file.
-Status FsyncDir(const std::string& dir) {
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus("open " + dir, errno);
-  if (fsync(fd) != 0) {
-    const int err = errno;
-    close(fd);
-    return ErrnoStatus("fsync " + dir, err);
-  }
-  close(fd);
-  return Status::Ok();
-}
-
 constexpr const char* kMonitorSelect =
     "SELECT id, mon_name, my_name, my_prog, my_vers, my_proc, priv, caller, added, addresses "
     "FROM monitors ";
@@ -191,7 +179,8 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& state_dir, const O
   bool created = false;
   if (s.ok()) s = internal::Migrate(im->conn, opts.read_only, &created);
   if (s.ok() && created) {
-    s = FsyncDir(dir);
+    // SQLite syncs the directory for the -wal file, but not for a new main database file.
+    s = files::FsyncDir(dir);
     if (s.ok()) log::Info("store: created ", im->path);
   }
   if (s.ok()) s = PrepareReads(*im);
