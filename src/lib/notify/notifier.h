@@ -17,7 +17,7 @@
 // at once (first attempts before retries, so dead peers never hold live ones back), at
 // most max_tcp TCP calls, at most max_resolving look-ups in the resolver. An attempt
 // stops counting when it ends, after inflight_hold, or as soon as an attempt started
-// more than reorder_window after it has had an answer (a silent peer is then presumed
+// more than the reorder window after it has had an answer (a silent peer is then presumed
 // down, as TCP's RACK presumes a packet lost; its retries go on): black holes cost
 // about one round trip of a place each, not inflight_hold.
 //
@@ -62,8 +62,8 @@ struct NotifierOptions {
   // 512 replies (~768 bytes of buffer each) fit even where net.core.rmem_max caps the
   // UDP receive buffer at its 416 kB default.
   size_t max_inflight = 512;
-  // A silent peer holds its place this long, then stops counting (its retries go on):
-  // 1 s let 512 black holes stall a list for a second (bench/SMNOTIFY.md).
+  // A silent peer holds its place at most this long, also when nothing else answers
+  // (its retries go on): 1 s let 512 black holes stall a list for a second.
   std::chrono::milliseconds inflight_hold{100};
   // Upper bound of the reorder window (a quarter of the shortest round trip seen);
   // 0: silent attempts keep their place for inflight_hold.
