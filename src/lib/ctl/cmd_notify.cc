@@ -28,15 +28,6 @@ using control::Json;
 
 constexpr size_t kParallel = 32;
 
-std::string NameKey(std::string_view name) {
-  if (std::optional<std::string> ip = net::CanonicalIp(name)) return *ip;
-  std::string k(name);
-  for (char& ch : k) {
-    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
-  }
-  return k;
-}
-
 struct Target {
   store::NotifyEntry entry;
   std::vector<net::Address> addrs;
@@ -174,9 +165,9 @@ int CmdNotify(Context& c) {
   auto list = s.ListNotify();
   if (!list.ok()) return Fail(c, kExitError, list.status().ToString());
   std::vector<Target> targets;
-  const std::string key = all ? "" : NameKey(c.positional[0]);
+  const std::string key = all ? "" : store::NameKey(c.positional[0]);
   for (auto& e : *list) {
-    if (all || NameKey(e.mon_name) == key) {
+    if (all || store::NameKey(e.mon_name) == key) {
       Target t;
       t.entry = std::move(e);
       targets.push_back(std::move(t));

@@ -31,16 +31,6 @@ std::string NodeName() {
   return u.nodename;
 }
 
-// Case-insensitive; IP literals in canonical form (the store's matching rule).
-std::string NameKey(std::string_view name) {
-  if (std::optional<std::string> ip = net::CanonicalIp(name)) return *ip;
-  std::string k(name);
-  for (char& ch : k) {
-    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
-  }
-  return k;
-}
-
 // Blocks until the committer answered a RemoveMonitor.
 Result<bool> RemoveSync(store::Store& s, const store::MonitorKey& key) {
   std::mutex mu;
@@ -197,9 +187,9 @@ int CmdForget(Context& c) {
   }
   auto list = (*st)->ListNotify();
   if (!list.ok()) return Fail(c, kExitError, list.status().ToString());
-  const std::string key = NameKey(peer);
+  const std::string key = store::NameKey(peer);
   for (const auto& e : *list) {
-    if (NameKey(e.mon_name) != key) continue;
+    if (store::NameKey(e.mon_name) != key) continue;
     Status s = (*st)->NotifyDone(e.mon_name, e.my_name);
     if (!s.ok()) return Fail(c, kExitError, s.ToString());
     ++notify;

@@ -20,8 +20,6 @@ bool ValidName(std::string_view name) {
   return true;
 }
 
-namespace internal {
-
 std::string NameKey(std::string_view name) {
   if (std::optional<std::string> ip = net::CanonicalIp(name)) return *ip;
   std::string key(name);
@@ -30,6 +28,8 @@ std::string NameKey(std::string_view name) {
   }
   return key;
 }
+
+namespace internal {
 
 std::string JoinAddresses(const std::vector<std::string>& addresses) {
   std::string out;

@@ -218,7 +218,7 @@ Result<uint64_t> Store::CountMonitors() {
 Result<std::vector<Monitor>> Store::FindMonitorsByName(std::string_view mon_name) {
   Impl& im = *impl_;
   std::lock_guard<std::mutex> lock(im.mu);
-  im.find_by_key.Bind(1, internal::NameKey(mon_name));
+  im.find_by_key.Bind(1, NameKey(mon_name));
   return ReadMonitors(im.find_by_key);
 }
 

@@ -163,4 +163,9 @@ class Store {
 // bytes, printable ASCII without spaces, no '/', not starting with '.'.
 bool ValidName(std::string_view name);
 
+// The key monitors are matched by name with (FindMonitorsByName, SM_NOTIFY, statdctl):
+// the canonical IP text if `name` is an IP literal ("::FFFF:127.0.0.1" -> "127.0.0.1"),
+// otherwise the name with ASCII letters lower-cased.
+std::string NameKey(std::string_view name);
+
 }  // namespace nsm::store
