@@ -13,7 +13,7 @@
 //         the address, created in position order) and, with --routes, an `ip -batch` file
 //         routing each black hole to dev bh0 (table local, proto 99).
 //   serve --sm-port P --live N [--blackholes B] [--timeout SEC] [--log FILE]
-//         [--stop-after-live MS] -- PROG ARGS
+//         [--stop-after-live MS] [--times FILE] -- PROG ARGS
 //         bind 0.0.0.0:111 and 0.0.0.0:P, UDP and TCP (wildcard binds answer for every local
 //         address; replies leave from the address called), answer portmap v2 GETPORT and
 //         rpcbind v3/v4 GETADDR for 100024 v1 with P, and every SM_NOTIFY; fork+exec PROG
@@ -22,11 +22,15 @@
 //         had one, the longest pause, run time, call counts, /proc/net/snmp Udp changes.
 //         --stop-after-live MS: SIGTERM PROG MS ms after every live peer was notified
 //         (repeated black-hole runs then need not wait for -m; run_ms is then not -m).
+//         --times FILE: every live peer's first SM_NOTIFY (ms after the fork), one a line.
+//         The report adds sm-notify's CPU time (child_user_ms, child_sys_ms, from wait4)
+//         and the fake peers' own (peers_cpu_ms).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -391,7 +395,7 @@ double Ms(int64_t ns) { return static_cast<double>(ns) / 1e6; }
 int RunServe(const Options& o) {
   const long sm_port = o.Num("sm-port", 0), timeout_s = o.Num("timeout", 600);
   const long stop_after_live_ms = o.Num("stop-after-live", -1);
-  const std::string log = o.Get("log", "/dev/null");
+  const std::string log = o.Get("log", "/dev/null"), times = o.Get("times", "");
   Stats st;
   st.plan = Plan{o.Num("live", 0), o.Num("blackholes", 0)};
   const long live = st.plan.live;
@@ -435,8 +439,9 @@ int RunServe(const Options& o) {
   if (pid < 0) return 1;
   std::atomic<int64_t> end_ns{-1};
   int status = 0;
+  rusage child_usage{};
   std::thread waiter([&] {
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    while (wait4(pid, &status, 0, &child_usage) < 0 && errno == EINTR) {
     }
     end_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - st.t0).count();
     char x = 1;
@@ -504,6 +509,12 @@ int RunServe(const Options& o) {
   for (int64_t t : st.first_ns)
     if (t >= 0) got.push_back(t);
   std::sort(got.begin(), got.end());
+  if (!times.empty()) {  // every live peer's first SM_NOTIFY, ms after the fork, in order
+    if (FILE* f = std::fopen(times.c_str(), "w")) {
+      for (int64_t t : got) std::fprintf(f, "%.3f\n", Ms(t));
+      std::fclose(f);
+    }
+  }
   auto pct = [&](double q) -> std::string {  // time when q of all live peers were notified
     size_t need = static_cast<size_t>(q * static_cast<double>(live) + 0.999999);
     if (need == 0 || need > got.size()) return "null";
@@ -534,6 +545,14 @@ int RunServe(const Options& o) {
   std::snprintf(run, sizeof run,
                 "},\"longest_gap_ms\":%.1f,\"longest_gap_after\":%zu,\"run_ms\":%.1f", Ms(gap),
                 gap_after, Ms(end_ns));
+  out += run;
+  rusage self_usage{};
+  getrusage(RUSAGE_SELF, &self_usage);
+  auto cpu_ms = [](const timeval& tv) { return tv.tv_sec * 1e3 + tv.tv_usec / 1e3; };
+  std::snprintf(run, sizeof run,
+                ",\"child_user_ms\":%.1f,\"child_sys_ms\":%.1f,\"peers_cpu_ms\":%.1f",
+                cpu_ms(child_usage.ru_utime), cpu_ms(child_usage.ru_stime),
+                cpu_ms(self_usage.ru_utime) + cpu_ms(self_usage.ru_stime));
   out += run;
   if (WIFEXITED(status))
     out += ",\"exit\":" + std::to_string(WEXITSTATUS(status));

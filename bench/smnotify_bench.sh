@@ -38,7 +38,8 @@
 #   SMNOTIFY_IMPLS         implementations (default "nfs-utils nsm")
 #   SMNOTIFY_NFSUTILS      nfs-utils' sm-notify (default /usr/sbin/sm-notify)
 #   SMNOTIFY_OUT           report (default bench/SMNOTIFY.md; JSON lines beside it)
-#   SMNOTIFY_KEEP_LOGS     existing directory to copy the sm-notify logs into
+#   SMNOTIFY_KEEP_LOGS     existing directory to copy the sm-notify logs into (with, per
+#                          run, NAME.times: each live peer's first SM_NOTIFY, ms, sorted)
 #   SMNOTIFY_STOP_AFTER_LIVE  ms: stop sm-notify (SIGTERM) this long after every live peer
 #                          was notified, so that repeated black-hole runs do not last -m
 #                          minutes each (their run time then says nothing; default: off)
@@ -112,7 +113,7 @@ if [[ "${1:-}" == "--inner" ]]; then
     bh0=$(bh_dropped)
     json=$("$FAKE" serve --sm-port "$SM_PORT" --live "$live" --blackholes "$bh" --log "$log" \
       --timeout $((RETRY_MIN > 0 ? RETRY_MIN * 60 + 180 : 3600)) \
-      --stop-after-live "$STOP_AFTER_LIVE" -- \
+      --stop-after-live "$STOP_AFTER_LIVE" --times "${log%.log}.times" -- \
       "$(impl_bin "$impl")" -d -f -m "$RETRY_MIN" -P "$dir") || json='{"error":"fake_peers failed"}'
     ip route flush table local proto 99
     left_sm=$(find "$dir/sm" -mindepth 1 -maxdepth 1 | wc -l)

@@ -105,6 +105,9 @@ int Run(const config::SmNotifyOptions& opts, bool keep_list) {
     ready = std::move(*d);
   }
 
+  // The notifier takes the targets; the recorder needs only the entries they name.
+  notify::RunConfig rc;
+  rc.targets = std::move(plan->targets);
   auto shared_plan = std::make_shared<const notify::NotifyPlan>(std::move(*plan));
   Result<std::unique_ptr<notify::Recorder>> recorder = notify::MakeRecorder(shared_plan);
   if (!recorder.ok()) {
@@ -114,8 +117,6 @@ int Run(const config::SmNotifyOptions& opts, bool keep_list) {
   }
   notify::AsyncRecorder record(std::move(*recorder));
 
-  notify::RunConfig rc;
-  rc.targets = shared_plan->targets;
   rc.notifier.state = static_cast<int32_t>(shared_plan->state);
   rc.notifier.retry_limit = std::chrono::minutes(opts.retry_minutes);
   rc.source_port = opts.port;
@@ -141,7 +142,8 @@ int Run(const config::SmNotifyOptions& opts, bool keep_list) {
   log::Notice("notified ", st.done, " of ", st.targets, " hosts in ", notify_ms, " ms; ", st.failed,
               " failed", out->interrupted ? ", interrupted" : "", " (", st.attempts, " attempts, ",
               st.udp_notifies, " SM_NOTIFY over UDP, ", st.tcp_notifies,
-              " over TCP; outcomes recorded after ", ms(), " ms)");
+              " over TCP; outcomes recorded after ", ms(), " ms; ",
+              std::chrono::duration_cast<std::chrono::milliseconds>(out->cpu).count(), " ms CPU)");
   if (record_errors != 0) log::Error(record_errors, " outcomes could not be recorded");
   return (st.failed != 0 || record_errors != 0 || out->interrupted) ? 1 : 0;
 }

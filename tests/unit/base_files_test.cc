@@ -3,6 +3,7 @@
 // temporary file left, stale temporary replaced, mode, owner).
 #include "base/files.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -92,6 +93,41 @@ TEST_F(FilesTest, ReadRefusesNonRegularFilesAndSymlinks) {
   EXPECT_EQ(data.status().code(), Code::kIoError);  // ELOOP
 
   EXPECT_EQ(ReadSmallFile(dir_ + "/nope", 100).status().code(), Code::kNotFound);
+}
+
+TEST_F(FilesTest, ReadsFilesOfEverySizeAroundTheReadBuffer) {
+  // The first read asks for the size plus one byte; files near and past the 8 KiB read
+  // buffer take the loop.
+  for (size_t n : {size_t{1}, size_t{8190}, size_t{8191}, size_t{8192}, size_t{20000}}) {
+    std::string text(n, 'x');
+    text.back() = 'y';
+    Write("f", text);
+    Result<std::string> data = ReadSmallFile(dir_ + "/f", 20000);
+    ASSERT_TRUE(data.ok()) << n << ": " << data.status().ToString();
+    EXPECT_EQ(*data, text) << n;
+  }
+  Write("f", std::string(20001, 'x'));
+  EXPECT_EQ(ReadSmallFile(dir_ + "/f", 20000).status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(FilesTest, ReadsInAnOpenDirectory) {
+  Write("f", "abc");
+  Write("target", "secret");
+  fs::create_symlink(dir_ + "/target", dir_ + "/link");
+  const int dfd = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(dfd, 0);
+  int64_t mtime = 0;
+  Result<std::string> data = ReadSmallFileAt(dfd, dir_, "f", 3, &mtime);
+  ASSERT_TRUE(data.ok()) << data.status().ToString();
+  EXPECT_EQ(*data, "abc");
+  EXPECT_GT(mtime, 0);
+  data = ReadSmallFileAt(dfd, dir_, "f", 2);
+  EXPECT_EQ(data.status().message(), dir_ + "/f: larger than 2 bytes");
+  EXPECT_EQ(ReadSmallFileAt(dfd, dir_, "link", 100).status().code(), Code::kIoError);  // ELOOP
+  data = ReadSmallFileAt(dfd, dir_, "nope", 100);
+  EXPECT_EQ(data.status().code(), Code::kNotFound);
+  EXPECT_NE(data.status().message().find(dir_ + "/nope"), std::string::npos);
+  close(dfd);
 }
 
 TEST_F(FilesTest, ReturnsTheModificationTime) {

@@ -73,6 +73,46 @@ TEST_F(LegacyDirTest, LoadsNotifyDirFirstThenMonitorsAndState) {
   EXPECT_EQ(d->warnings.size(), 2u);
 }
 
+TEST_F(LegacyDirTest, LargeDirectoriesReadOnSeveralThreadsKeepNameOrder) {
+  // Enough files for the parallel reader; every 100th is garbage, every 250th a
+  // directory, every 333rd holds two records: the result must be what a sequential
+  // reader makes, in name order, warnings in name order too.
+  constexpr int kFiles = 3000;
+  size_t expect_entries = 0;
+  std::vector<std::string> expect_warning_files;
+  for (int i = 0; i < kFiles; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "peer%05d.example", i);
+    if (i % 250 == 0) {
+      fs::create_directory(dir_ + "/sm/" + name);
+      expect_warning_files.push_back(name);
+    } else if (i % 100 == 0) {
+      Write(std::string("sm/") + name, "garbage\n");
+      expect_warning_files.push_back(name);
+    } else if (i % 333 == 0) {
+      Write(std::string("sm/") + name, Line(name, "one") + "\n" + Line(name, "two") + "\n");
+      expect_entries += 2;
+    } else {
+      Write(std::string("sm/") + name, Line(name, "server") + "\n");
+      ++expect_entries;
+    }
+  }
+  Result<LegacyDir> d = LoadLegacyDir(dir_);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  ASSERT_EQ(d->entries.size(), expect_entries);
+  for (size_t i = 1; i < d->entries.size(); ++i) {
+    ASSERT_LE(d->entries[i - 1].file, d->entries[i].file) << i;
+  }
+  for (const LegacyEntry& e : d->entries) {
+    ASSERT_TRUE(e.has_record);
+    ASSERT_EQ(e.record.mon_name, e.file);
+  }
+  ASSERT_EQ(d->warnings.size(), expect_warning_files.size());
+  for (size_t i = 0; i < d->warnings.size(); ++i) {
+    EXPECT_NE(d->warnings[i].find(expect_warning_files[i]), std::string::npos) << d->warnings[i];
+  }
+}
+
 TEST_F(LegacyDirTest, StateFileAloneMakesALegacyDirectory) {
   Write("state", legacy::EncodeState(3));
   EXPECT_TRUE(HasLegacyFiles(dir_));

@@ -17,22 +17,28 @@ Status TooLarge(const std::string& path, size_t limit) {
   return Status(Code::kInvalidArgument, path + ": larger than " + std::to_string(limit) + " bytes");
 }
 
-// ReadSmallFile on an open descriptor, which the caller closes.
+// ReadSmallFile on an open descriptor, which the caller closes. The first read asks
+// for one byte more than fstat's size: getting exactly the size means the whole file
+// was read (a regular file reads short only at its end), which saves the read that
+// would return 0 (one system call of four per file, for 10,000 files).
 Result<std::string> ReadOpenFile(int fd, const std::string& path, size_t limit, int64_t* mtime) {
   struct stat st {};
   if (fstat(fd, &st) != 0) return ErrnoStatus("cannot stat " + path, errno);
   if (!S_ISREG(st.st_mode)) return Status(Code::kInvalidArgument, path + ": not a regular file");
-  if (static_cast<uint64_t>(st.st_size) > limit) return TooLarge(path, limit);
+  const size_t size = static_cast<size_t>(st.st_size);
+  if (size > limit) return TooLarge(path, limit);
   if (mtime != nullptr) *mtime = st.st_mtime;
   std::string data;
   char buf[8192];
   for (;;) {
-    const ssize_t n = read(fd, buf, sizeof buf);
+    const size_t want = data.empty() && size < sizeof buf ? size + 1 : sizeof buf;
+    const ssize_t n = read(fd, buf, want);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return ErrnoStatus("cannot read " + path, errno);
     if (n == 0) return data;
     data.append(buf, static_cast<size_t>(n));
     if (data.size() > limit) return TooLarge(path, limit);
+    if (want == size + 1 && data.size() == size) return data;
   }
 }
 
@@ -81,6 +87,15 @@ Result<std::string> ReadSmallFile(const std::string& path, size_t limit, int64_t
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) return ErrnoStatus("cannot open " + path, errno);
   Result<std::string> data = ReadOpenFile(fd, path, limit, mtime);
+  close(fd);
+  return data;
+}
+
+Result<std::string> ReadSmallFileAt(int dir_fd, const std::string& dir, const std::string& name,
+                                    size_t limit, int64_t* mtime) {
+  const int fd = openat(dir_fd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) return ErrnoStatus("cannot open " + dir + "/" + name, errno);
+  Result<std::string> data = ReadOpenFile(fd, dir + "/" + name, limit, mtime);
   close(fd);
   return data;
 }

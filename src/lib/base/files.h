@@ -38,6 +38,11 @@ Result<std::vector<std::string>> ListNames(const std::string& dir,
 // regular, or larger than `limit` (also when it grows while read), is kInvalidArgument.
 Result<std::string> ReadSmallFile(const std::string& path, size_t limit, int64_t* mtime = nullptr);
 
+// ReadSmallFile of `name` in the directory open as `dir_fd` (openat(2): no path walk
+// per file, for readers of thousands of files); `dir` names it in error messages.
+Result<std::string> ReadSmallFileAt(int dir_fd, const std::string& dir, const std::string& name,
+                                    size_t limit, int64_t* mtime = nullptr);
+
 // fsync(2) of the directory `dir`, so that the entries created, renamed or removed in
 // it survive a crash.
 Status FsyncDir(const std::string& dir);

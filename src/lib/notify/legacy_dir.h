@@ -5,7 +5,9 @@
 // nsm never modifies sm/ (the monitor list of whichever statd writes it) and never
 // creates a database in such a directory: see docs/sm-notify.md, "Legacy directories".
 //
-// Threading: plain blocking file I/O; no shared state. Errors: Status with the path.
+// Threading: plain blocking file I/O; no shared state. LoadLegacyDir reads large
+// directories on a few threads of its own, joined before it returns. Errors: Status
+// with the path.
 #pragma once
 
 #include <optional>

@@ -9,6 +9,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include "base/log.h"
 #include "net/address.h"
@@ -30,33 +31,36 @@ std::string PeerKey(std::string_view name) {
   return Lower(name);
 }
 
-// Collects targets keyed by (peer, name sent), keeping first-seen order.
+// Collects targets keyed by (peer, name sent), keeping first-seen order. A peer has
+// few addresses: they are told apart by a linear search.
 class TargetBuilder {
  public:
   void Add(size_t source, const std::string& peer, const std::string& notify_name,
            const std::vector<std::string>& addresses) {
-    auto key = std::make_pair(PeerKey(peer), notify_name);
-    auto [it, inserted] = index_.emplace(key, targets_.size());
+    std::string key = PeerKey(peer);
+    key += '\0';  // in neither a name nor an address
+    key += notify_name;
+    auto [it, inserted] = index_.emplace(std::move(key), targets_.size());
     if (inserted) {
       Target t;
       t.peer = peer;
       t.notify_name = notify_name;
       targets_.push_back(std::move(t));
-      seen_.emplace_back();
     }
     Target& t = targets_[it->second];
     t.sources.push_back(source);
     for (const std::string& a : addresses) {
       std::string canon = net::CanonicalIp(a).value_or(a);
-      if (seen_[it->second].insert(canon).second) t.addresses.push_back(canon);
+      if (std::find(t.addresses.begin(), t.addresses.end(), canon) == t.addresses.end()) {
+        t.addresses.push_back(std::move(canon));
+      }
     }
   }
   std::vector<Target> Take() { return std::move(targets_); }
 
  private:
-  std::map<std::pair<std::string, std::string>, size_t> index_;
+  std::unordered_map<std::string, size_t> index_;
   std::vector<Target> targets_;
-  std::vector<std::set<std::string>> seen_;
 };
 
 uint32_t NextOddState(uint32_t s) {

@@ -53,7 +53,7 @@ struct NotifyPlan {
   bool keep = false;    // outcomes are not recorded: the list stays as it is
   uint32_t state = 0;   // the state number to announce
   bool bumped = false;  // the state number was changed by this run
-  std::vector<Target> targets;
+  std::vector<Target> targets;                 // the recorders never read them: movable
   std::vector<store::NotifyEntry> db_entries;  // kDatabase: what Target::sources index
   std::vector<LegacyEntry> legacy_entries;     // kLegacy: what Target::sources index
   std::vector<std::string> warnings;           // skipped files / lines, for the log

@@ -1,6 +1,8 @@
 // sm-notify's io_context: sockets, resolver, notifier, signals (see runner.h).
 #include "notify/runner.h"
 
+#include <sys/resource.h>
+
 #include <csignal>
 
 #include <asio/io_context.hpp>
@@ -37,6 +39,15 @@ Status ResolveSource(asio::io_context& io, resolver::Resolver& r, const std::str
     return Status(Code::kNotFound, "-v " + name + ": no address");
   }
   return Status::Ok();
+}
+
+std::chrono::microseconds ThreadCpu() {
+  rusage u{};
+  if (getrusage(RUSAGE_THREAD, &u) != 0) return {};
+  auto us = [](const timeval& tv) {
+    return std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
+  };
+  return us(u.ru_utime) + us(u.ru_stime);
 }
 
 // The resolver sidecar is started only when a name has to be looked up.
@@ -112,12 +123,14 @@ Result<RunOutcome> RunNotifier(RunConfig cfg, Notifier::DoneFn on_done, Notifier
     io.stop();
   });
 
+  const std::chrono::microseconds cpu_before = ThreadCpu();
   notifier.Start(std::move(cfg.targets), std::move(on_done), std::move(on_failed), [&] {
     std::error_code ec;
     signals.cancel(ec);
     io.stop();
   });
   io.run();
+  out.cpu = ThreadCpu() - cpu_before;
 
   out.stats = notifier.stats();
   notifier.Stop();

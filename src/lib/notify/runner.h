@@ -7,6 +7,7 @@
 // in the process that stays.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -35,6 +36,7 @@ struct RunOutcome {
   NotifierStats stats;
   bool interrupted = false;          // SIGTERM/SIGINT: unfinished peers were left as they were
   std::string source_v4, source_v6;  // the source addresses used, if fixed
+  std::chrono::microseconds cpu{0};  // CPU time (user + system) of the notifying thread
 };
 
 // Runs the notifier to its end: every target done or failed, the retry limit, or a

@@ -7,8 +7,8 @@
 #include <sys/socket.h>
 
 #include <array>
-#include <map>
 #include <random>
+#include <unordered_map>
 
 #include <asio/connect.hpp>
 #include <asio/ip/tcp.hpp>
@@ -74,7 +74,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   std::unique_ptr<asio::ip::udp::socket> udp4, udp6;
   std::array<uint8_t, 65536> rbuf4{}, rbuf6{};
   asio::ip::udp::endpoint from4, from6;
-  std::map<uint32_t, UdpCall> udp_calls;
+  std::unordered_map<uint32_t, UdpCall> udp_calls;  // by xid; thousands may be pending
   size_t tcp_pending = 0;
   ClientStats stats;
   bool closed = false;
@@ -157,7 +157,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     FinishUdp(it, ResultsOf(msg));
   }
 
-  void FinishUdp(std::map<uint32_t, UdpCall>::iterator it, Result<std::vector<uint8_t>> r) {
+  void FinishUdp(std::unordered_map<uint32_t, UdpCall>::iterator it,
+                 Result<std::vector<uint8_t>> r) {
     auto cb = std::move(it->second.cb);
     it->second.timer->cancel();
     udp_calls.erase(it);
