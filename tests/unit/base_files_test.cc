@@ -48,6 +48,18 @@ TEST_F(FilesTest, ListsNamesSortedWithoutDotFiles) {
   EXPECT_EQ(*names, (std::vector<std::string>{".a.new", ".hidden", "a", "b", "c"}));
 }
 
+TEST_F(FilesTest, TellsWhetherADirectoryListsAnyName) {
+  fs::create_directory(dir_ + "/d");
+  EXPECT_FALSE(HasNames(dir_ + "/d"));
+  Write("d/.hidden", "");
+  EXPECT_FALSE(HasNames(dir_ + "/d"));
+  EXPECT_TRUE(HasNames(dir_ + "/d", DotFiles::kInclude));
+  Write("d/a", "");
+  EXPECT_TRUE(HasNames(dir_ + "/d"));
+  EXPECT_FALSE(HasNames(dir_ + "/missing"));
+  EXPECT_FALSE(HasNames(dir_ + "/d/a"));  // not a directory
+}
+
 TEST_F(FilesTest, ListingAMissingOrNonDirectoryFails) {
   EXPECT_EQ(ListNames(dir_ + "/nope").status().code(), Code::kNotFound);
   Write("file", "x");

@@ -83,6 +83,21 @@ Result<std::vector<std::string>> ListNames(const std::string& dir, DotFiles dot_
   return names;
 }
 
+bool HasNames(const std::string& dir, DotFiles dot_files) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return false;
+  bool found = false;
+  while (const dirent* e = readdir(d)) {
+    std::string_view n = e->d_name;
+    if (n == "." || n == "..") continue;
+    if (dot_files == DotFiles::kSkip && n.front() == '.') continue;
+    found = true;
+    break;
+  }
+  closedir(d);
+  return found;
+}
+
 Result<std::string> ReadSmallFile(const std::string& path, size_t limit, int64_t* mtime) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) return ErrnoStatus("cannot open " + path, errno);

@@ -32,6 +32,10 @@ enum class DotFiles { kSkip, kInclude };
 Result<std::vector<std::string>> ListNames(const std::string& dir,
                                            DotFiles dot_files = DotFiles::kSkip);
 
+// True when ListNames(dir, dot_files) would list at least one name; stops at the first
+// (a directory of 10,000 files is not read to the end). False when `dir` cannot be read.
+bool HasNames(const std::string& dir, DotFiles dot_files = DotFiles::kSkip);
+
 // The whole content of the regular file `path` if it holds at most `limit` bytes, and,
 // when `mtime` is not null, its modification time (Unix seconds). A symlink at `path`
 // is not followed (an error), a FIFO does not block the open; a file that is not

@@ -120,8 +120,7 @@ bool HasLegacyFiles(const std::string& dir) {
   struct stat st {};
   if (lstat((dir + "/" + kStateFile).c_str(), &st) == 0) return true;
   for (const char* sub : {kNotifyDir, kMonitorDir}) {
-    Result<std::vector<std::string>> names = files::ListNames(dir + "/" + sub);
-    if (names.ok() && !names->empty()) return true;
+    if (files::HasNames(dir + "/" + sub)) return true;
   }
   return false;
 }
