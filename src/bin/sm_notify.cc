@@ -70,13 +70,14 @@ int Run(const config::SmNotifyOptions& opts, bool keep_list) {
   take.keep_list = keep_list;
   take.notify_as = opts.source;
   take.nodename = notify::NodeName();
+  take.stream = true;  // nfs-utils files are read while the first are notified
   Result<notify::NotifyPlan> plan = notify::TakeNotifyList(take);
   if (!plan.ok()) {
     log::Error("cannot read the notify list: ", plan.status().ToString());
     return 1;
   }
   for (const std::string& w : plan->warnings) log::Warning(w);
-  if (plan->targets.empty()) {
+  if (plan->targets.empty() && !plan->stream) {
     log::Info("No hosts to notify; exiting");
     if (grace.is_open()) {
       Status s = grace.Write("Y");
@@ -88,9 +89,10 @@ int Run(const config::SmNotifyOptions& opts, bool keep_list) {
     Status s = kernel_state.Write(std::to_string(plan->state));
     if (!s.ok()) log::Warning(s.ToString());
   }
-  log::Notice("notifying ", plan->targets.size(), " hosts from the ",
-              notify::ListSourceName(plan->source), " in ", opts.state_dir, ", state ", plan->state,
-              plan->bumped ? " (new)" : "", plan->keep ? ", keeping the list" : "");
+  log::Notice("notifying ", plan->stream ? plan->stream->hosts() : plan->targets.size(),
+              " hosts from the ", notify::ListSourceName(plan->source), " in ", opts.state_dir,
+              ", state ", plan->state, plan->bumped ? " (new)" : "",
+              plan->keep ? ", keeping the list" : "");
 
   // ORDER: daemonize only now (nothing open is carried across fork: the store was
   // closed); the parent exits once the daemon's sockets are open.
@@ -108,6 +110,7 @@ int Run(const config::SmNotifyOptions& opts, bool keep_list) {
   // The notifier takes the targets; the recorder needs only the entries they name.
   notify::RunConfig rc;
   rc.targets = std::move(plan->targets);
+  rc.more = plan->stream;
   auto shared_plan = std::make_shared<const notify::NotifyPlan>(std::move(*plan));
   Result<std::unique_ptr<notify::Recorder>> recorder = notify::MakeRecorder(shared_plan);
   if (!recorder.ok()) {

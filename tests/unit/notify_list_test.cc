@@ -11,6 +11,9 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "legacy/format.h"
@@ -322,6 +325,129 @@ TEST(NotifyList, LegacyWithVKeepsTheListAndWithNLeavesTheState) {
   ASSERT_TRUE(r.ok());
   ASSERT_TRUE((*r)->Done(plan->targets[0]).ok());
   EXPECT_TRUE(fs::exists(d.path() + "/sm.bak/client.example"));
+}
+
+// Runs a stream to its end, collecting its batches.
+struct Streamed {
+  std::vector<std::vector<Target>> batches;
+  int lasts = 0;
+  std::vector<Target> All() const {
+    std::vector<Target> out;
+    for (const auto& b : batches) out.insert(out.end(), b.begin(), b.end());
+    return out;
+  }
+};
+Streamed RunStream(LegacyStream& s) {
+  Streamed out;
+  std::promise<void> done;
+  std::mutex mu;
+  s.Start([&](std::vector<Target> batch, bool last) {
+    std::lock_guard<std::mutex> lock(mu);
+    out.batches.push_back(std::move(batch));
+    if (last) {
+      ++out.lasts;
+      done.set_value();
+    }
+  });
+  done.get_future().wait();
+  s.Stop();
+  return out;
+}
+
+TEST(NotifyList, StreamedLegacyListGivesWhatTheWholeReadGives) {
+  // More peers than one batch; one peer in both sm.bak/ and sm/, one under two spellings
+  // of its name far apart in name order, a file with two records, garbage.
+  Dir d;
+  const size_t kPeers = LegacyStream::kFirstBatch + LegacyStream::kBatch + 10;
+  for (size_t i = 0; i < kPeers; ++i) {
+    const std::string name = "peer" + std::to_string(10000 + i) + ".example";
+    d.Write("sm/" + name, Line(name, "server"));
+  }
+  d.Write("sm.bak/peer10000.example", Line("peer10000.example", "server"));
+  d.Write("sm/Alpha.example", Line("Alpha.example", "server"));
+  d.Write("sm/alpha.example", Line("alpha.example", "server") + Line("alpha.example", "alias"));
+  d.Write("sm/garbage.example", "not a record\n");
+  d.Write("state", legacy::EncodeState(11));
+
+  Result<LegacyDir> whole = LoadLegacyDir(d.path());
+  ASSERT_TRUE(whole.ok());
+  std::vector<Target> expected = BuildLegacyTargets(whole->entries, std::nullopt, "node");
+
+  TakeOptions o = Take(d);
+  o.stream = true;
+  Result<NotifyPlan> p = TakeNotifyList(o);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_NE(p->stream, nullptr);
+  EXPECT_TRUE(p->targets.empty());
+  EXPECT_EQ(p->state, 13u);  // bumped before anything is read
+  EXPECT_EQ(p->stream->hosts(), kPeers + 2);  // Alpha/alpha one host; garbage one too
+  Streamed got = RunStream(*p->stream);
+  EXPECT_EQ(got.lasts, 1);
+  ASSERT_GE(got.batches.size(), 3u);
+  EXPECT_LE(got.batches.front().size(), LegacyStream::kFirstBatch);
+
+  // The same targets, each with sources naming the same entries.
+  auto key = [](const Target& t) { return t.peer + "|" + t.notify_name; };
+  std::map<std::string, std::set<std::string>> want, have;
+  for (const Target& t : expected) {
+    for (size_t src : t.sources) {
+      const LegacyEntry& e = whole->entries[src];
+      want[key(t)].insert(std::string(e.in_notify_dir ? "bak/" : "sm/") + e.file + "/" +
+                          e.record.my_name);
+    }
+  }
+  for (const Target& t : got.All()) {
+    ASSERT_EQ(have.count(key(t)), 0u) << "target twice: " << key(t);
+    for (size_t src : t.sources) {
+      LegacyEntry e = p->stream->Entry(src);
+      have[key(t)].insert(std::string(e.in_notify_dir ? "bak/" : "sm/") + e.file + "/" +
+                          e.record.my_name);
+    }
+  }
+  EXPECT_EQ(have, want);
+  EXPECT_EQ(want.size(), kPeers + 2);  // peer10000 merged; Alpha/alpha: server and alias
+  EXPECT_EQ(want["peer10000.example|server"].size(), 2u);
+
+  // The recorder finds the streamed entries: the sm.bak/ record of peer10000 goes.
+  auto plan = std::make_shared<const NotifyPlan>(std::move(*p));
+  Result<std::unique_ptr<Recorder>> r = MakeRecorder(plan);
+  ASSERT_TRUE(r.ok());
+  for (const Target& t : got.All()) {
+    if (t.peer == "peer10000.example") {
+      ASSERT_TRUE((*r)->Done(t).ok());
+    }
+  }
+  EXPECT_FALSE(fs::exists(d.path() + "/sm.bak/peer10000.example"));
+  EXPECT_TRUE(fs::exists(d.path() + "/sm/peer10000.example"));
+}
+
+TEST(NotifyList, StreamedLegacyListCanStopEarlyAndEmptyOneIsNothingToNotify) {
+  Dir d;
+  for (size_t i = 0; i < 3 * LegacyStream::kBatch; ++i) {
+    d.Write("sm/p" + std::to_string(i), Line("p" + std::to_string(i), "server"));
+  }
+  TakeOptions o = Take(d);
+  o.stream = true;
+  Result<NotifyPlan> p = TakeNotifyList(o);
+  ASSERT_TRUE(p.ok());
+  std::atomic<int> calls{0};
+  p->stream->Start([&](std::vector<Target>, bool) { ++calls; });
+  p->stream->Stop();  // joins, whatever it had read
+  const int seen = calls.load();
+  EXPECT_LE(seen, 4);
+  p->stream->Stop();  // idempotent
+  EXPECT_EQ(calls.load(), seen);
+
+  Dir empty;
+  empty.Write("state", legacy::EncodeState(11));
+  TakeOptions e = Take(empty);
+  e.stream = true;
+  Result<NotifyPlan> none = TakeNotifyList(e);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->source, ListSource::kLegacy);
+  EXPECT_EQ(none->stream, nullptr);
+  EXPECT_TRUE(none->targets.empty());
+  EXPECT_EQ(none->state, 11u);  // nothing to notify: left alone
 }
 
 // ---------------------------------------------------------------- system

@@ -84,6 +84,55 @@ TEST(Notifier, LivePeerIsNotifiedOverUdpWithStateAndName) {
   EXPECT_EQ(h.notifier->stats().done, 1u);
 }
 
+TEST(Notifier, TargetsAddedLaterAreNotifiedAndTheRunEndsOnlyAfterNoMore) {
+  Harness h;
+  for (const char* a : {"192.0.2.1", "192.0.2.2", "192.0.2.3"}) h.net.hosts[a] = FakeHost{};
+  h.notifier->ExpectMore();
+  h.Start({T("192.0.2.1")});
+  h.sched.Advance(seconds(1));
+  EXPECT_EQ(h.done, std::vector<std::string>{"192.0.2.1"});
+  EXPECT_FALSE(h.Finished());  // more may come
+  h.notifier->Add({T("192.0.2.2"), T("192.0.2.3")});
+  h.sched.Advance(seconds(1));
+  EXPECT_EQ(h.done.size(), 3u);
+  EXPECT_FALSE(h.Finished());
+  h.notifier->NoMore();
+  ASSERT_TRUE(h.sched.RunUntilTrue([&] { return h.Finished(); }, seconds(1)));
+  EXPECT_EQ(h.notifier->stats().targets, 3u);
+  EXPECT_EQ(h.notifier->stats().done, 3u);
+}
+
+TEST(Notifier, TargetsAddedAfterTheRetryLimitFailAtOnceAndAfterStopAreIgnored) {
+  NotifierOptions o = Harness::Defaults();
+  o.retry_limit = seconds(10);
+  Harness h(o);
+  FakeHost dead;
+  dead.up = false;
+  h.net.hosts["192.0.2.9"] = dead;
+  h.net.hosts["192.0.2.1"] = FakeHost{};
+  h.notifier->ExpectMore();
+  h.Start({T("192.0.2.9")});
+  h.sched.Advance(seconds(11));
+  EXPECT_EQ(h.failed, std::vector<std::string>{"192.0.2.9"});
+  const size_t lookups = h.net.lookups.size();
+  h.notifier->Add({T("192.0.2.1")});
+  EXPECT_EQ(h.failed.size(), 2u);
+  EXPECT_NE(h.failures.back().error.find("retry limit"), std::string::npos);
+  EXPECT_EQ(h.net.lookups.size(), lookups);  // nothing sent for it
+  h.notifier->NoMore();
+  ASSERT_TRUE(h.sched.RunUntilTrue([&] { return h.Finished(); }, seconds(1)));
+
+  Harness s;
+  s.net.hosts["192.0.2.1"] = FakeHost{};
+  s.notifier->ExpectMore();
+  s.Start({});
+  s.notifier->Stop();
+  s.notifier->Add({T("192.0.2.1")});
+  s.sched.Advance(seconds(5));
+  EXPECT_TRUE(s.net.lookups.empty());
+  EXPECT_EQ(s.notifier->stats().targets, 0u);
+}
+
 TEST(Notifier, EveryAddressIsTriedInParallelAndOneAnswerCompletes) {
   Harness h;
   FakeHost dead;

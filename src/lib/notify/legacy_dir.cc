@@ -26,22 +26,27 @@ struct FileRead {
   legacy::ParsedFile parsed;
 };
 
-// Reads and parses names[i] into (*out)[i] for every i, on up to kReaders threads
-// (the calling one included): with 10,000 peers, reading their files is a quarter of
-// sm-notify's start, and the second core has nothing else to do yet.
-void ReadAll(int dir_fd, const std::string& dir, const std::vector<std::string>& names,
-             std::vector<FileRead>* out) {
-  constexpr size_t kReaders = 4, kPerThread = 512, kBlock = 64;
-  out->resize(names.size());
+// Reads and parses files[i] into (*out)[i] for every i, on up to `threads` threads (the
+// calling one included). dir_fd[0] is sm/, dir_fd[1] sm.bak/ (-1: not open).
+void ReadAll(const std::string& base, const int dir_fd[2], const std::vector<LegacyFile>& files,
+             size_t threads, std::vector<FileRead>* out) {
+  constexpr size_t kPerThread = 512, kBlock = 64;
+  out->resize(files.size());
   std::atomic<size_t> next{0};
+  const std::string dirs[2] = {base + "/" + kMonitorDir, base + "/" + kNotifyDir};
   auto work = [&] {
     for (;;) {
       const size_t begin = next.fetch_add(kBlock);
-      if (begin >= names.size()) return;
-      for (size_t i = begin; i < std::min(begin + kBlock, names.size()); ++i) {
-        Result<std::string> text =
-            files::ReadSmallFileAt(dir_fd, dir, names[i], legacy::kMaxFileSize);
+      if (begin >= files.size()) return;
+      for (size_t i = begin; i < std::min(begin + kBlock, files.size()); ++i) {
+        const int d = files[i].in_notify_dir ? 1 : 0;
         FileRead& r = (*out)[i];
+        if (dir_fd[d] < 0) {
+          r.error = Status(Code::kNotFound, "cannot open " + dirs[d]);
+          continue;
+        }
+        Result<std::string> text =
+            files::ReadSmallFileAt(dir_fd[d], dirs[d], files[i].name, legacy::kMaxFileSize);
         if (text.ok()) {
           r.parsed = legacy::ParseRecords(*text);
         } else {
@@ -51,14 +56,14 @@ void ReadAll(int dir_fd, const std::string& dir, const std::vector<std::string>&
     }
   };
   const size_t cores = std::max(1u, std::thread::hardware_concurrency());
-  const size_t threads = std::min({kReaders, cores, 1 + names.size() / kPerThread});
+  threads = std::min({threads, cores, 1 + files.size() / kPerThread});
   std::vector<std::thread> helpers;
   for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
   work();
   for (std::thread& h : helpers) h.join();
 }
 
-void LoadSubdir(const std::string& base, const char* sub, bool notify_dir, LegacyDir* out) {
+void ListSubdir(const std::string& base, const char* sub, bool notify_dir, LegacyListing* out) {
   const std::string dir = base + "/" + sub;
   Result<std::vector<std::string>> listed = files::ListNames(dir);
   if (!listed.ok()) {
@@ -68,48 +73,11 @@ void LoadSubdir(const std::string& base, const char* sub, bool notify_dir, Legac
     }
     return;
   }
-  std::vector<std::string> names;
-  names.reserve(listed->size());
   for (std::string& name : *listed) {
     if (legacy::ValidFileName(name)) {
-      names.push_back(std::move(name));
+      out->files.push_back(LegacyFile{std::move(name), notify_dir});
     } else {
       out->warnings.push_back(dir + ": skipping file with an invalid host name");
-    }
-  }
-  const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) {
-    out->warnings.push_back(ErrnoStatus("cannot open " + dir, errno).message());
-    return;
-  }
-  std::vector<FileRead> reads;
-  ReadAll(dir_fd, dir, names, &reads);
-  close(dir_fd);
-
-  for (size_t i = 0; i < names.size(); ++i) {
-    FileRead& r = reads[i];
-    if (!r.error.ok()) {
-      out->warnings.push_back("skipping " + r.error.message());
-      continue;
-    }
-    for (const std::string& e : r.parsed.errors) {
-      out->warnings.push_back(dir + "/" + names[i] + ": " + e);
-    }
-    if (r.parsed.records.empty()) {
-      if (!r.parsed.errors.empty()) continue;  // garbage only: nothing to trust
-      LegacyEntry e;
-      e.file = names[i];
-      e.in_notify_dir = notify_dir;
-      out->entries.push_back(std::move(e));
-      continue;
-    }
-    for (legacy::Record& rec : r.parsed.records) {
-      LegacyEntry e;
-      e.file = names[i];
-      e.in_notify_dir = notify_dir;
-      e.has_record = true;
-      e.record = std::move(rec);
-      out->entries.push_back(std::move(e));
     }
   }
 }
@@ -125,13 +93,13 @@ bool HasLegacyFiles(const std::string& dir) {
   return false;
 }
 
-Result<LegacyDir> LoadLegacyDir(const std::string& dir) {
+Result<LegacyListing> ListLegacyDir(const std::string& dir) {
   struct stat st {};
   if (stat(dir.c_str(), &st) != 0) return ErrnoStatus("cannot stat " + dir, errno);
   if (!S_ISDIR(st.st_mode)) return Status(Code::kInvalidArgument, dir + " is not a directory");
-  LegacyDir out;
-  LoadSubdir(dir, kNotifyDir, true, &out);
-  LoadSubdir(dir, kMonitorDir, false, &out);
+  LegacyListing out;
+  ListSubdir(dir, kNotifyDir, true, &out);
+  ListSubdir(dir, kMonitorDir, false, &out);
   Result<std::string> state =
       files::ReadSmallFile(dir + "/" + kStateFile, legacy::kMaxStateFileSize);
   if (state.ok()) {
@@ -140,6 +108,69 @@ Result<LegacyDir> LoadLegacyDir(const std::string& dir) {
   } else if (lstat((dir + "/" + kStateFile).c_str(), &st) == 0) {
     out.warnings.push_back(state.status().message());
   }
+  return out;
+}
+
+void ReadLegacyFiles(const std::string& dir, const std::vector<LegacyFile>& files, size_t threads,
+                     std::vector<LegacyEntry>* entries, std::vector<std::string>* warnings) {
+  int dir_fd[2] = {-1, -1};
+  for (int d : {0, 1}) {
+    const std::string sub = dir + "/" + (d == 1 ? kNotifyDir : kMonitorDir);
+    const bool wanted = std::any_of(files.begin(), files.end(), [d](const LegacyFile& f) {
+      return f.in_notify_dir == (d == 1);
+    });
+    if (!wanted) continue;
+    dir_fd[d] = open(sub.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd[d] < 0) warnings->push_back(ErrnoStatus("cannot open " + sub, errno).message());
+  }
+  std::vector<FileRead> reads;
+  ReadAll(dir, dir_fd, files, threads, &reads);
+  for (int fd : dir_fd) {
+    if (fd >= 0) close(fd);
+  }
+
+  for (size_t i = 0; i < files.size(); ++i) {
+    const LegacyFile& f = files[i];
+    FileRead& r = reads[i];
+    if (!r.error.ok()) {
+      // A sub-directory that could not be opened was reported once above.
+      if (dir_fd[f.in_notify_dir ? 1 : 0] >= 0) {
+        warnings->push_back("skipping " + r.error.message());
+      }
+      continue;
+    }
+    for (const std::string& e : r.parsed.errors) {
+      warnings->push_back(dir + "/" + (f.in_notify_dir ? kNotifyDir : kMonitorDir) + "/" + f.name +
+                          ": " + e);
+    }
+    if (r.parsed.records.empty()) {
+      if (!r.parsed.errors.empty()) continue;  // garbage only: nothing to trust
+      LegacyEntry e;
+      e.file = f.name;
+      e.in_notify_dir = f.in_notify_dir;
+      entries->push_back(std::move(e));
+      continue;
+    }
+    for (legacy::Record& rec : r.parsed.records) {
+      LegacyEntry e;
+      e.file = f.name;
+      e.in_notify_dir = f.in_notify_dir;
+      e.has_record = true;
+      e.record = std::move(rec);
+      entries->push_back(std::move(e));
+    }
+  }
+}
+
+Result<LegacyDir> LoadLegacyDir(const std::string& dir) {
+  Result<LegacyListing> listing = ListLegacyDir(dir);
+  if (!listing.ok()) return listing.status();
+  LegacyDir out;
+  out.state = listing->state;
+  out.warnings = std::move(listing->warnings);
+  // The second core has nothing else to do yet: with 10,000 peers, reading their
+  // files is a quarter of sm-notify's start.
+  ReadLegacyFiles(dir, listing->files, /*threads=*/4, &out.entries, &out.warnings);
   return out;
 }
 

@@ -5,9 +5,9 @@
 // nsm never modifies sm/ (the monitor list of whichever statd writes it) and never
 // creates a database in such a directory: see docs/sm-notify.md, "Legacy directories".
 //
-// Threading: plain blocking file I/O; no shared state. LoadLegacyDir reads large
-// directories on a few threads of its own, joined before it returns. Errors: Status
-// with the path.
+// Threading: plain blocking file I/O; no shared state. LoadLegacyDir and
+// ReadLegacyFiles read large directories on a few threads of their own, joined before
+// they return. Errors: Status with the path.
 #pragma once
 
 #include <optional>
@@ -35,14 +35,37 @@ struct LegacyDir {
   std::vector<std::string> warnings;  // skipped files and lines
 };
 
+// A record file of a listing: its name, in sm.bak/ (true) or sm/ (false).
+struct LegacyFile {
+  std::string name;
+  bool in_notify_dir = false;
+};
+
+// A directory's record files before any is read (what LoadLegacyDir reads, in its
+// order), and its `state`.
+struct LegacyListing {
+  std::vector<LegacyFile> files;      // sm.bak/ first, then sm/; each sorted by name
+  std::optional<uint32_t> state;      // nullopt: `state` missing or short
+  std::vector<std::string> warnings;  // invalid names, unreadable sub-directories
+};
+
 // True when `dir` holds nfs-utils state: a `state` file, or a regular file in sm/ or
 // sm.bak/ (dot files ignored).
 bool HasLegacyFiles(const std::string& dir);
 
 // Reads sm.bak/, sm/ and `state`. Missing sub-directories are empty. Non-regular
 // files, invalid names, unreadable or oversized files are skipped with a warning.
-// Errors: only when `dir` itself cannot be read.
+// Errors: only when `dir` itself cannot be read. ListLegacyDir + ReadLegacyFiles.
 Result<LegacyDir> LoadLegacyDir(const std::string& dir);
+
+// Lists sm.bak/ and sm/ and reads `state` (errors as LoadLegacyDir).
+Result<LegacyListing> ListLegacyDir(const std::string& dir);
+
+// Reads and parses `files` of the listing of `dir`, appending their entries in the
+// files' order (a file with several records gives one entry each), and a warning for
+// every file or line skipped. Up to `threads` threads read (the caller's included).
+void ReadLegacyFiles(const std::string& dir, const std::vector<LegacyFile>& files, size_t threads,
+                     std::vector<LegacyEntry>* entries, std::vector<std::string>* warnings);
 
 // Removes from sm.bak/<file> every line whose (mon_name, my_name) match, like
 // nfs-utils' nsm_delete_notified_host: the rest of the file is rewritten atomically

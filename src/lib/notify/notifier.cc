@@ -69,6 +69,7 @@ struct Notifier::Impl {
   FailFn on_failed;
   std::function<void()> on_finished;
   bool started = false, stopped = false, finished = false;
+  bool more = false;        // ExpectMore() until NoMore(): Add() may still bring targets
   bool past_limit = false;  // the retry limit passed: no new attempts
   size_t active = 0;        // peers in State::kActive
   size_t followups = 0;     // short-name notifications in flight
@@ -109,18 +110,36 @@ struct Notifier::Impl {
   // ------------------------------------------------------------------ start / end
   void Start(std::vector<Target> targets) {
     started = true;
-    stats.targets = targets.size();
-    peers.reserve(targets.size());
-    for (size_t i = 0; i < targets.size(); ++i) {
-      peers.push_back(std::make_unique<Peer>(std::move(targets[i]),
-                                             Backoff(opts.backoff, seed ^ (i * 0x9e3779b9ULL))));
-    }
-    active = peers.size();
     if (opts.retry_limit.count() > 0) {
       deadline_timer = sched.At(sched.Now() + opts.retry_limit, Guard([this] { Deadline(); }));
     }
-    for (size_t i = 0; i < peers.size(); ++i) StartPeer(i);
+    Add(std::move(targets));
     sched.At(sched.Now(), Guard([this] { CheckFinished(); }));
+  }
+
+  void Add(std::vector<Target> targets) {
+    if (stopped || finished) return;
+    const size_t first = peers.size();
+    stats.targets += targets.size();
+    peers.reserve(first + targets.size());
+    for (size_t k = 0; k < targets.size(); ++k) {
+      const size_t i = first + k;
+      peers.push_back(std::make_unique<Peer>(std::move(targets[k]),
+                                             Backoff(opts.backoff, seed ^ (i * 0x9e3779b9ULL))));
+    }
+    active += targets.size();
+    for (size_t i = first; i < peers.size(); ++i) {
+      StartPeer(i);
+      if (past_limit && P(i).state == State::kActive) {
+        P(i).last_error = "retry limit reached before the peer was read";
+        Fail(i);
+      }
+    }
+  }
+
+  void NoMore() {
+    more = false;
+    CheckFinished();
   }
 
   void StartPeer(size_t pi) {
@@ -212,7 +231,7 @@ struct Notifier::Impl {
   }
 
   void CheckFinished() {
-    if (!started || finished || stopped || active != 0 || followups != 0) return;
+    if (!started || finished || stopped || more || active != 0 || followups != 0) return;
     finished = true;
     if (deadline_timer != 0) sched.Cancel(deadline_timer);
     deadline_timer = 0;
@@ -546,6 +565,15 @@ void Notifier::Start(std::vector<Target> targets, DoneFn on_done, FailFn on_fail
   impl_->Start(std::move(targets));
 }
 
+void Notifier::ExpectMore() {
+  if (!impl_->started) impl_->more = true;
+}
+void Notifier::Add(std::vector<Target> targets) {
+  if (impl_->started) impl_->Add(std::move(targets));
+}
+void Notifier::NoMore() {
+  if (impl_->more) impl_->NoMore();
+}
 void Notifier::Stop() { impl_->Stop(); }
 bool Notifier::finished() const { return impl_->finished; }
 NotifierStats Notifier::stats() const { return impl_->stats; }

@@ -49,6 +49,19 @@ struct Target {
   std::vector<size_t> sources;
 };
 
+// Targets that arrive after Start(): a list still being read while the first of it is
+// notified. The runner hands them to Notifier::Add on its thread.
+class TargetSource {
+ public:
+  // Any thread; `last` is true on the final call (which may carry no target).
+  using Feed = std::function<void(std::vector<Target> batch, bool last)>;
+  virtual ~TargetSource() = default;
+  // Starts producing on a thread of the source's own.
+  virtual void Start(Feed feed) = 0;
+  // Stops producing and waits: `feed` is not called once this returns. Idempotent.
+  virtual void Stop() = 0;
+};
+
 struct Failure {
   int attempts = 0;   // attempts made, all addresses together
   std::string error;  // the last error, prefixed by the address it came from
@@ -109,6 +122,15 @@ class Notifier {
   // short-name notifications have ended.
   void Start(std::vector<Target> targets, DoneFn on_done, FailFn on_failed,
              std::function<void()> finished);
+  // Called before Start(): more targets will come through Add(), and the run does not
+  // finish before NoMore().
+  void ExpectMore();
+  // Adds targets to a started run, notified like the first ones (in order, after the
+  // first attempts already queued). Targets added after the retry limit fail at once;
+  // after Stop() they are ignored.
+  void Add(std::vector<Target> targets);
+  // No more Add(): the run may finish.
+  void NoMore();
   // Abandons every unfinished target (reported neither done nor failed); `finished`
   // does not run. Idempotent.
   void Stop();

@@ -129,6 +129,25 @@ Status TakeFromDatabase(const TakeOptions& o, NotifyPlan* plan) {
 Status TakeFromLegacy(const TakeOptions& o, NotifyPlan* plan) {
   plan->source = ListSource::kLegacy;
   plan->keep = o.keep_list || o.notify_as.has_value();
+  if (o.stream) {
+    Result<LegacyListing> listing = ListLegacyDir(o.state_dir);
+    if (!listing.ok()) return listing.status();
+    plan->warnings = std::move(listing->warnings);
+    if (listing->files.empty()) {
+      plan->state = legacy::NextState(listing->state, false).state;
+      return Status::Ok();
+    }
+    legacy::StateStep step = legacy::NextState(listing->state, o.bump);
+    if (step.write) {
+      Status s = WriteLegacyState(o.state_dir, step.state);
+      if (!s.ok()) return s;
+      plan->bumped = true;
+    }
+    plan->state = step.state;
+    plan->stream = std::make_shared<LegacyStream>(o.state_dir, std::move(listing->files),
+                                                  o.notify_as, o.nodename);
+    return Status::Ok();
+  }
   Result<LegacyDir> dir = LoadLegacyDir(o.state_dir);
   if (!dir.ok()) return dir.status();
   plan->warnings = std::move(dir->warnings);
@@ -195,7 +214,7 @@ class LegacyRecorder : public Recorder {
     Status first;
     std::set<std::tuple<std::string, std::string, std::string>> removed;
     for (size_t i : t.sources) {
-      const LegacyEntry& e = plan_->legacy_entries.at(i);
+      const LegacyEntry e = plan_->stream ? plan_->stream->Entry(i) : plan_->legacy_entries.at(i);
       if (!e.in_notify_dir) continue;  // sm/ belongs to statd: never touched
       const std::string mon = e.has_record ? e.record.mon_name : "";
       const std::string my = e.has_record ? e.record.my_name : "";
@@ -313,6 +332,67 @@ Result<std::unique_ptr<Recorder>> MakeRecorder(std::shared_ptr<const NotifyPlan>
   if (!st.ok()) return st.status();
   return std::unique_ptr<Recorder>(
       std::make_unique<StoreRecorder>(std::move(plan), std::move(*st)));
+}
+
+// ------------------------------------------------------------------ LegacyStream
+LegacyStream::LegacyStream(std::string dir, std::vector<LegacyFile> files,
+                           std::optional<std::string> notify_as, std::string nodename)
+    : dir_(std::move(dir)),
+      files_(std::move(files)),
+      notify_as_(std::move(notify_as)),
+      nodename_(std::move(nodename)) {
+  std::unordered_map<std::string, size_t> group_of;
+  for (size_t i = 0; i < files_.size(); ++i) {
+    auto [it, inserted] = group_of.emplace(PeerKey(files_[i].name), groups_.size());
+    if (inserted) groups_.emplace_back();
+    groups_[it->second].push_back(i);
+  }
+}
+
+LegacyStream::~LegacyStream() { Stop(); }
+
+void LegacyStream::Start(Feed feed) {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this, feed = std::move(feed)] { Run(feed); });
+}
+
+void LegacyStream::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+LegacyEntry LegacyStream::Entry(size_t source) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return entries_.at(source);
+}
+
+void LegacyStream::Run(const Feed& feed) {
+  size_t next = 0, batch = kFirstBatch;
+  do {
+    const size_t end = std::min(next + batch, groups_.size());
+    std::vector<LegacyFile> files;
+    for (size_t g = next; g < end; ++g) {
+      for (size_t i : groups_[g]) files.push_back(files_[i]);
+    }
+    std::vector<LegacyEntry> entries;
+    std::vector<std::string> warnings;
+    // One reader: the notifier's thread has the other core.
+    ReadLegacyFiles(dir_, files, /*threads=*/1, &entries, &warnings);
+    for (const std::string& w : warnings) log::Warning(w);
+    std::vector<Target> targets = BuildLegacyTargets(entries, notify_as_, nodename_);
+    size_t base = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      base = entries_.size();
+      for (LegacyEntry& e : entries) entries_.push_back(std::move(e));
+    }
+    for (Target& t : targets) {
+      for (size_t& src : t.sources) src += base;
+    }
+    next = end;
+    batch = kBatch;
+    feed(std::move(targets), next >= groups_.size());
+  } while (next < groups_.size() && !stop_);
 }
 
 // ------------------------------------------------------------------ AsyncRecorder

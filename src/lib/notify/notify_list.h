@@ -19,6 +19,7 @@
 // io_context never waits on the disk.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -45,17 +46,55 @@ struct TakeOptions {
   bool keep_list = false;                // --keep-list
   std::optional<std::string> notify_as;  // -v: the name sent instead of each my_name
   std::string nodename;                  // sent for legacy files that hold no record (and no -v)
+  // Legacy mode: list the files only; they are read while the first are notified
+  // (NotifyPlan::stream). The state is then bumped when there is any file to read.
+  bool stream = false;
+};
+
+// A legacy list read while it is notified (sm-notify -P on nfs-utils files): the files
+// are read on a thread of the stream's own, a batch at a time (a small first one), and
+// each batch's targets go to the notifier at once, so the first SM_NOTIFY does not wait
+// for the 10,000th file, and reading overlaps notifying. Files whose names are one peer
+// (case, IP spelling, the same name in sm.bak/ and sm/) are read in one batch, so their
+// entries still merge into one Target; sources index the stream's entries (Entry()).
+// Skipped files and lines are logged as warnings as they are met.
+class LegacyStream : public TargetSource {
+ public:
+  LegacyStream(std::string dir, std::vector<LegacyFile> files, std::optional<std::string> notify_as,
+               std::string nodename);
+  ~LegacyStream() override;  // Stop()
+  void Start(Feed feed) override;
+  void Stop() override;
+  // The peers the files name (files of one peer counted once): the hosts to notify.
+  size_t hosts() const { return groups_.size(); }
+  // The entry a Target source index names. Any thread.
+  LegacyEntry Entry(size_t source) const;
+
+  static constexpr size_t kFirstBatch = 64, kBatch = 1024;  // peers per batch
+
+ private:
+  void Run(const Feed& feed);
+  const std::string dir_;
+  const std::vector<LegacyFile> files_;
+  const std::optional<std::string> notify_as_;
+  const std::string nodename_;
+  std::vector<std::vector<size_t>> groups_;  // indices into files_, one group per peer
+  mutable std::mutex mu_;
+  std::deque<LegacyEntry> entries_;  // guarded by mu_
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
 };
 
 struct NotifyPlan {
   ListSource source = ListSource::kNone;
   std::string state_dir;
-  bool keep = false;    // outcomes are not recorded: the list stays as it is
-  uint32_t state = 0;   // the state number to announce
-  bool bumped = false;  // the state number was changed by this run
+  bool keep = false;                           // outcomes are not recorded: the list stays as it is
+  uint32_t state = 0;                          // the state number to announce
+  bool bumped = false;                         // the state number was changed by this run
   std::vector<Target> targets;                 // the recorders never read them: movable
   std::vector<store::NotifyEntry> db_entries;  // kDatabase: what Target::sources index
   std::vector<LegacyEntry> legacy_entries;     // kLegacy: what Target::sources index
+  std::shared_ptr<LegacyStream> stream;        // kLegacy, TakeOptions::stream: the targets
   std::vector<std::string> warnings;           // skipped files / lines, for the log
 };
 

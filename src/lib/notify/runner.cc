@@ -4,8 +4,11 @@
 #include <sys/resource.h>
 
 #include <csignal>
+#include <optional>
 
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 
@@ -124,12 +127,32 @@ Result<RunOutcome> RunNotifier(RunConfig cfg, Notifier::DoneFn on_done, Notifier
   });
 
   const std::chrono::microseconds cpu_before = ThreadCpu();
+  // While targets may still come, the io_context has work even when every peer so far
+  // has answered; the last batch releases it.
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> awaiting;
+  if (cfg.more) {
+    notifier.ExpectMore();
+    awaiting.emplace(io.get_executor());
+  }
   notifier.Start(std::move(cfg.targets), std::move(on_done), std::move(on_failed), [&] {
     std::error_code ec;
     signals.cancel(ec);
     io.stop();
   });
+  if (cfg.more) {
+    cfg.more->Start([&io, &notifier, &awaiting](std::vector<Target> batch, bool last) {
+      asio::post(io, [&notifier, &awaiting, batch = std::move(batch), last]() mutable {
+        notifier.Add(std::move(batch));
+        if (last) {
+          notifier.NoMore();
+          awaiting.reset();
+        }
+      });
+    });
+  }
   io.run();
+  // ORDER: the source posts into io; it stops before io (and the notifier) go.
+  if (cfg.more) cfg.more->Stop();
   out.cpu = ThreadCpu() - cpu_before;
 
   out.stats = notifier.stats();

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,9 @@ struct RunConfig {
   // is started only if a target's name or the -v value is not an IP literal.
   bool use_resolver = true;
   resolver::SidecarOptions resolver;
+  // Targets still being read (null: `targets` is the whole list). Started once the first
+  // ones are under way; stopped (and waited for) before RunNotifier returns.
+  std::shared_ptr<TargetSource> more;
 };
 
 struct RunOutcome {
