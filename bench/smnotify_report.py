@@ -78,6 +78,9 @@ def summary(runs):
         "p50": cell(full, "p50_ms"),
         "p99": cell(full, "p99_ms"),
         "run": cell(full, "run_ms"),
+        "first": cell(full, "first_ms"),
+        "cpu": cell([{"v": r["child_user_ms"] + r["child_sys_ms"]} for r in full
+                     if r.get("child_user_ms") is not None], "v"),
         "exit": sorted({r.get("exit", "sig%d" % r.get("signal", 0)) for r in full}, key=str),
         "by60": cell([{"v": r["notified_by_s"]["60"]} for r in full], "v"),
     }
@@ -146,11 +149,13 @@ def table(out, n, cells):
         out.append(f"| {label} | " + " | ".join(vals) + " |")
 
     row("**every live peer notified after**", all_text)
+    row("first SM_NOTIFY received after", lambda s: secs(s["first"]))
     row("half / 99 % of them after", lambda s: f"{secs(s['p50'])} / {secs(s['p99'])}")
     row("longest pause between two first notifications",
         lambda s: f"{secs(s['gap'])} (after {num(s['gap_after'])} peers)")
     row("live peers notified within 60 s", lambda s: num(s["by60"]))
     row("run time (until sm-notify exited)", lambda s: secs(s["run"], 1))
+    row("sm-notify CPU time (user + system), until it exited", lambda s: secs(s["cpu"], 1))
     row("exit status", lambda s: ", ".join(str(e) for e in s["exit"]))
     row("GETPORT calls received (UDP / TCP)",
         lambda s: f"{num(s['getport_udp'])} / {num(s['getport_tcp'])}")

@@ -379,7 +379,7 @@ TEST(NotifyList, StreamedLegacyListGivesWhatTheWholeReadGives) {
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   ASSERT_NE(p->stream, nullptr);
   EXPECT_TRUE(p->targets.empty());
-  EXPECT_EQ(p->state, 13u);  // bumped before anything is read
+  EXPECT_EQ(p->state, 13u);                   // bumped before anything is read
   EXPECT_EQ(p->stream->hosts(), kPeers + 2);  // Alpha/alpha one host; garbage one too
   Streamed got = RunStream(*p->stream);
   EXPECT_EQ(got.lasts, 1);

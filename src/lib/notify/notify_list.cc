@@ -390,7 +390,7 @@ void LegacyStream::Run(const Feed& feed) {
       for (size_t& src : t.sources) src += base;
     }
     next = end;
-    batch = kBatch;
+    batch = std::min(2 * batch, kBatch);  // each read while the last is notified
     feed(std::move(targets), next >= groups_.size());
   } while (next < groups_.size() && !stop_);
 }

@@ -52,7 +52,7 @@ struct TakeOptions {
 };
 
 // A legacy list read while it is notified (sm-notify -P on nfs-utils files): the files
-// are read on a thread of the stream's own, a batch at a time (a small first one), and
+// are read on a thread of the stream's own, a batch at a time (small ones first), and
 // each batch's targets go to the notifier at once, so the first SM_NOTIFY does not wait
 // for the 10,000th file, and reading overlaps notifying. Files whose names are one peer
 // (case, IP spelling, the same name in sm.bak/ and sm/) are read in one batch, so their
@@ -70,7 +70,9 @@ class LegacyStream : public TargetSource {
   // The entry a Target source index names. Any thread.
   LegacyEntry Entry(size_t source) const;
 
-  static constexpr size_t kFirstBatch = 64, kBatch = 1024;  // peers per batch
+  // Peers per batch: 64, doubling up to 1,024 (each batch is read while the one before
+  // is notified; reading a peer is several times quicker than notifying it).
+  static constexpr size_t kFirstBatch = 64, kBatch = 1024;
 
  private:
   void Run(const Feed& feed);
