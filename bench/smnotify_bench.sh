@@ -43,6 +43,10 @@
 #   SMNOTIFY_STOP_AFTER_LIVE  ms: stop sm-notify (SIGTERM) this long after every live peer
 #                          was notified, so that repeated black-hole runs do not last -m
 #                          minutes each (their run time then says nothing; default: off)
+#   SMNOTIFY_SETTLE        seconds of idle before every run (default 1), so that each starts
+#                          from the same state: a run stopped SMNOTIFY_STOP_AFTER_LIVE ms
+#                          after its last live peer idles meanwhile, and the run after it
+#                          started on a colder CPU (+5 ms on a 20 ms run, measured)
 # Everything started here (sm-notify, fake_peers, the load sampler, the namespaces, the
 # temp dir under /var/tmp) is removed on exit, including on Ctrl-C.
 set -euo pipefail
@@ -80,7 +84,7 @@ if [[ "${1:-}" == "--inner" ]]; then
   ip link set bh0 up
   ip addr add 10.255.0.1/32 dev bh0
   bh_dropped() { cat /sys/class/net/bh0/statistics/tx_dropped; }
-  record "{\"meta\":true,\"rmem_default\":$(cat /proc/sys/net/core/rmem_default),\"rmem_max\":$(cat /proc/sys/net/core/rmem_max),\"sm_port\":$SM_PORT,\"stop_after_live\":$STOP_AFTER_LIVE}"
+  record "{\"meta\":true,\"rmem_default\":$(cat /proc/sys/net/core/rmem_default),\"rmem_max\":$(cat /proc/sys/net/core/rmem_max),\"sm_port\":$SM_PORT,\"stop_after_live\":$STOP_AFTER_LIVE,\"settle_s\":$SETTLE}"
 
   impl_bin() {
     case $1 in
@@ -109,6 +113,7 @@ if [[ "${1:-}" == "--inner" ]]; then
     chown -R "statd:$STATD_GROUP" "$dir"
     [[ -s $WORK/routes ]] && ip -batch "$WORK/routes"
     note "$impl $scenario: $live live + $bh black-hole peers (run $rep), -m $RETRY_MIN"
+    sleep "$SETTLE"
     load=$(cut -d' ' -f1 /proc/loadavg)
     bh0=$(bh_dropped)
     json=$("$FAKE" serve --sm-port "$SM_PORT" --live "$live" --blackholes "$bh" --log "$log" \
@@ -160,6 +165,7 @@ export NFSUTILS_SMNOTIFY=${SMNOTIFY_NFSUTILS:-/usr/sbin/sm-notify}
 export NSM_SMNOTIFY=$RELEASE/sm-notify
 export KEEP_LOGS=${SMNOTIFY_KEEP_LOGS:-}
 export STOP_AFTER_LIVE=${SMNOTIFY_STOP_AFTER_LIVE:--1}
+export SETTLE=${SMNOTIFY_SETTLE:-1}
 export SM_PORT
 OUT=${SMNOTIFY_OUT:-$HERE/SMNOTIFY.md}
 
@@ -188,7 +194,7 @@ g++ -O2 -std=c++20 -pthread -Wall -Wextra -o "$WORK/fake_peers" "$HERE/fake_peer
 
 command_line="./bench/smnotify_bench.sh $*"
 for v in BENCH_QUICK SMNOTIFY_REPEAT SMNOTIFY_SIZES SMNOTIFY_BLACKHOLE_PCT SMNOTIFY_RETRY_MIN \
-  SMNOTIFY_IMPLS SMNOTIFY_NFSUTILS SMNOTIFY_STOP_AFTER_LIVE; do
+  SMNOTIFY_IMPLS SMNOTIFY_NFSUTILS SMNOTIFY_STOP_AFTER_LIVE SMNOTIFY_SETTLE; do
   [[ -n "${!v:-}" ]] && command_line="$v=${!v} $command_line"
 done
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)

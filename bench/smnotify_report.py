@@ -224,6 +224,11 @@ def main():
                    "holes need not wait for `-m`; run times, exit statuses and the packets sent "
                    "to black holes cover only that span. Runs that never notified every live "
                    "peer went on until `-m`.")
+    settle = meta.get("settle_s")
+    if settle:
+        out.append(f"- Every run started after {settle} s of idle (SMNOTIFY_SETTLE), so that all "
+                   "start from the same state: a run stopped after its last live peer idles "
+                   "until then, and the run after it used to start on a colder CPU.")
     for r in skipped:
         out.append(f"- skipped {r['impl']}: {r['skipped']}")
     out.append("")
