@@ -126,6 +126,20 @@ Status TakeFromDatabase(const TakeOptions& o, NotifyPlan* plan) {
   return Status::Ok();
 }
 
+// The legacy `state` for a run that has something to notify (bumped unless -n, as
+// nfs-utils does) or nothing (left alone).
+Status SetLegacyState(const TakeOptions& o, std::optional<uint32_t> current, bool anything,
+                      NotifyPlan* plan) {
+  legacy::StateStep step = legacy::NextState(current, anything && o.bump);
+  if (anything && step.write) {
+    Status s = WriteLegacyState(o.state_dir, step.state);
+    if (!s.ok()) return s;
+    plan->bumped = true;
+  }
+  plan->state = step.state;
+  return Status::Ok();
+}
+
 Status TakeFromLegacy(const TakeOptions& o, NotifyPlan* plan) {
   plan->source = ListSource::kLegacy;
   plan->keep = o.keep_list || o.notify_as.has_value();
@@ -133,38 +147,20 @@ Status TakeFromLegacy(const TakeOptions& o, NotifyPlan* plan) {
     Result<LegacyListing> listing = ListLegacyDir(o.state_dir);
     if (!listing.ok()) return listing.status();
     plan->warnings = std::move(listing->warnings);
-    if (listing->files.empty()) {
-      plan->state = legacy::NextState(listing->state, false).state;
-      return Status::Ok();
+    const bool anything = !listing->files.empty();
+    Status s = SetLegacyState(o, listing->state, anything, plan);
+    if (s.ok() && anything) {
+      plan->stream = std::make_shared<LegacyStream>(o.state_dir, std::move(listing->files),
+                                                    o.notify_as, o.nodename);
     }
-    legacy::StateStep step = legacy::NextState(listing->state, o.bump);
-    if (step.write) {
-      Status s = WriteLegacyState(o.state_dir, step.state);
-      if (!s.ok()) return s;
-      plan->bumped = true;
-    }
-    plan->state = step.state;
-    plan->stream = std::make_shared<LegacyStream>(o.state_dir, std::move(listing->files),
-                                                  o.notify_as, o.nodename);
-    return Status::Ok();
+    return s;
   }
   Result<LegacyDir> dir = LoadLegacyDir(o.state_dir);
   if (!dir.ok()) return dir.status();
   plan->warnings = std::move(dir->warnings);
   plan->legacy_entries = std::move(dir->entries);
   plan->targets = BuildLegacyTargets(plan->legacy_entries, o.notify_as, o.nodename);
-  if (plan->targets.empty()) {
-    plan->state = legacy::NextState(dir->state, false).state;
-    return Status::Ok();
-  }
-  legacy::StateStep step = legacy::NextState(dir->state, o.bump);
-  if (step.write) {
-    Status s = WriteLegacyState(o.state_dir, step.state);
-    if (!s.ok()) return s;
-    plan->bumped = true;
-  }
-  plan->state = step.state;
-  return Status::Ok();
+  return SetLegacyState(o, dir->state, !plan->targets.empty(), plan);
 }
 
 // ------------------------------------------------------------------ recorders
