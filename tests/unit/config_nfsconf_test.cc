@@ -381,6 +381,21 @@ TEST(NfsConfLoad, DanglingDropInLinkIsSkipped) {
   EXPECT_EQ(c->Get("statd", "port"), "8");
 }
 
+TEST(NfsConfLoad, SymlinkedFilesAreReadAndADirectoryIsAnError) {
+  // /etc/nfs.conf is often a link into a configuration-management tree.
+  TempDir t;
+  t.Write("real.conf", "[statd]\nport = 9\n");
+  ASSERT_EQ(symlink((t.path() + "/real.conf").c_str(), (t.path() + "/nfs.conf").c_str()), 0);
+  Result<NfsConf> c = NfsConf::Load(t.path() + "/nfs.conf");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->Get("statd", "port"), "9");
+
+  t.Mkdir("dir.conf");
+  Result<NfsConf> d = NfsConf::Load(t.path() + "/dir.conf");
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("dir.conf"), std::string::npos) << d.status().ToString();
+}
+
 TEST(ParseConfBool, Words) {
   EXPECT_EQ(ParseConfBool("ON"), true);
   EXPECT_EQ(ParseConfBool("Off"), false);

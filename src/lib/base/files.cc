@@ -98,8 +98,10 @@ bool HasNames(const std::string& dir, DotFiles dot_files) {
   return found;
 }
 
-Result<std::string> ReadSmallFile(const std::string& path, size_t limit, int64_t* mtime) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+Result<std::string> ReadSmallFile(const std::string& path, size_t limit, int64_t* mtime,
+                                  Symlinks symlinks) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+                                        (symlinks == Symlinks::kRefuse ? O_NOFOLLOW : 0));
   if (fd < 0) return ErrnoStatus("cannot open " + path, errno);
   Result<std::string> data = ReadOpenFile(fd, path, limit, mtime);
   close(fd);

@@ -36,11 +36,15 @@ Result<std::vector<std::string>> ListNames(const std::string& dir,
 // (a directory of 10,000 files is not read to the end). False when `dir` cannot be read.
 bool HasNames(const std::string& dir, DotFiles dot_files = DotFiles::kSkip);
 
+enum class Symlinks { kRefuse, kFollow };
+
 // The whole content of the regular file `path` if it holds at most `limit` bytes, and,
 // when `mtime` is not null, its modification time (Unix seconds). A symlink at `path`
-// is not followed (an error), a FIFO does not block the open; a file that is not
-// regular, or larger than `limit` (also when it grows while read), is kInvalidArgument.
-Result<std::string> ReadSmallFile(const std::string& path, size_t limit, int64_t* mtime = nullptr);
+// is an error (ELOOP) unless kFollow (configuration files), a FIFO does not block the
+// open; a file that is not regular, or larger than `limit` (also when it grows while
+// read), is kInvalidArgument.
+Result<std::string> ReadSmallFile(const std::string& path, size_t limit, int64_t* mtime = nullptr,
+                                  Symlinks symlinks = Symlinks::kRefuse);
 
 // ReadSmallFile of `name` in the directory open as `dir_fd` (openat(2): no path walk
 // per file, for readers of thousands of files); `dir` names it in error messages.

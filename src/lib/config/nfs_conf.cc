@@ -3,7 +3,6 @@
 #include "config/nfs_conf.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +14,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+
+#include "base/files.h"
 
 namespace nsm::config {
 namespace {
@@ -59,44 +60,6 @@ std::string DirName(const std::string& path) {
   return p;
 }
 
-struct FdCloser {
-  int fd;
-  ~FdCloser() {
-    if (fd >= 0) close(fd);
-  }
-};
-
-// Reads a whole regular file of at most NfsConf::kMaxFileSize bytes. kNotFound when
-// the file does not exist (the callers decide whether that matters).
-Result<std::string> ReadConfFile(const std::string& path) {
-  // O_NONBLOCK so that a FIFO in place of a config file cannot hang us in open().
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0) return ErrnoStatus("cannot open " + path, errno);
-  FdCloser closer{fd};
-  struct stat st;
-  if (fstat(fd, &st) != 0) return ErrnoStatus("cannot stat " + path, errno);
-  if (S_ISDIR(st.st_mode)) return ErrnoStatus("cannot read " + path, EISDIR);
-  if (!S_ISREG(st.st_mode)) {
-    return Status(Code::kInvalidArgument, path + ": not a regular file");
-  }
-  std::string data;
-  char buf[8192];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus("cannot read " + path, errno);
-    }
-    if (n == 0) break;
-    data.append(buf, static_cast<size_t>(n));
-    if (data.size() > NfsConf::kMaxFileSize) {
-      return Status(Code::kInvalidArgument,
-                    path + ": larger than " + std::to_string(NfsConf::kMaxFileSize) + " bytes");
-    }
-  }
-  return data;
-}
-
 }  // namespace
 
 std::optional<bool> ParseConfBool(std::string_view text) {
@@ -119,7 +82,9 @@ class ConfParser {
   // Reads and parses one file. A missing file sets *missing and returns ok.
   Status ParseFile(const std::string& path, SectionState* st, int depth, bool* missing) {
     *missing = false;
-    Result<std::string> data = ReadConfFile(path);
+    // kNotFound when the file does not exist (the callers decide whether that matters).
+    Result<std::string> data =
+        files::ReadSmallFile(path, NfsConf::kMaxFileSize, nullptr, files::Symlinks::kFollow);
     if (!data.ok()) {
       if (data.status().code() == Code::kNotFound) {
         *missing = true;
