@@ -70,7 +70,6 @@ int Run(const config::SmNotifyOptions& opts, bool keep_list) {
   take.keep_list = keep_list;
   take.notify_as = opts.source;
   take.nodename = notify::NodeName();
-  take.stream = true;  // nfs-utils files are read while the first are notified
   Result<notify::NotifyPlan> plan = notify::TakeNotifyList(take);
   if (!plan.ok()) {
     log::Error("cannot read the notify list: ", plan.status().ToString());

@@ -73,10 +73,9 @@ TEST_F(LegacyDirTest, LoadsNotifyDirFirstThenMonitorsAndState) {
   EXPECT_EQ(d->warnings.size(), 2u);
 }
 
-TEST_F(LegacyDirTest, LargeDirectoriesReadOnSeveralThreadsKeepNameOrder) {
-  // Enough files for the parallel reader; every 100th is garbage, every 250th a
-  // directory, every 333rd holds two records: the result must be what a sequential
-  // reader makes, in name order, warnings in name order too.
+TEST_F(LegacyDirTest, LargeDirectoriesKeepNameOrderInEntriesAndWarnings) {
+  // Every 100th file is garbage, every 250th a directory, every 333rd holds two
+  // records: entries and warnings come in name order.
   constexpr int kFiles = 3000;
   size_t expect_entries = 0;
   std::vector<std::string> expect_warning_files;

@@ -279,54 +279,6 @@ TEST(AsyncRecorder, BatchesAnsweredPeersKeepsOrderAndCountsErrors) {
 }
 
 // ---------------------------------------------------------------- legacy
-TEST(NotifyList, LegacyDirectoryIsReadAndItsStateBumped) {
-  Dir d;
-  d.Write("sm/192.0.2.1", Line("192.0.2.1", "server"));
-  d.Write("sm.bak/client.example", Line("client.example", "server"));
-  d.Write("state", legacy::EncodeState(11));
-  Result<NotifyPlan> p = TakeNotifyList(Take(d));
-  ASSERT_TRUE(p.ok()) << p.status().ToString();
-  EXPECT_EQ(p->source, ListSource::kLegacy);
-  EXPECT_FALSE(p->keep);
-  EXPECT_EQ(p->state, 13u);
-  ASSERT_EQ(p->targets.size(), 2u);
-  EXPECT_EQ(p->targets[0].peer, "client.example");  // sm.bak/ first
-  EXPECT_FALSE(fs::exists(d.path() + "/" NSM_DB_NAME));
-  std::ifstream f(d.path() + "/state", std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(legacy::ParseState(bytes), 13u);
-
-  // Recording: the answered sm.bak/ peer is removed; sm/ is never touched.
-  auto plan = std::make_shared<const NotifyPlan>(std::move(*p));
-  Result<std::unique_ptr<Recorder>> r = MakeRecorder(plan);
-  ASSERT_TRUE(r.ok());
-  ASSERT_TRUE((*r)->Done(plan->targets[0]).ok());
-  ASSERT_TRUE((*r)->Done(plan->targets[1]).ok());
-  EXPECT_FALSE(fs::exists(d.path() + "/sm.bak/client.example"));
-  EXPECT_TRUE(fs::exists(d.path() + "/sm/192.0.2.1"));
-}
-
-TEST(NotifyList, LegacyWithVKeepsTheListAndWithNLeavesTheState) {
-  Dir d;
-  d.Write("sm.bak/client.example", Line("client.example", "server"));
-  d.Write("state", legacy::EncodeState(11));
-  TakeOptions o = Take(d);
-  o.notify_as = "198.18.0.1";
-  o.bump = false;
-  Result<NotifyPlan> p = TakeNotifyList(o);
-  ASSERT_TRUE(p.ok());
-  EXPECT_TRUE(p->keep);
-  EXPECT_EQ(p->state, 11u);
-  EXPECT_FALSE(p->bumped);
-  ASSERT_EQ(p->targets.size(), 1u);
-  EXPECT_EQ(p->targets[0].notify_name, "198.18.0.1");
-  auto plan = std::make_shared<const NotifyPlan>(std::move(*p));
-  Result<std::unique_ptr<Recorder>> r = MakeRecorder(plan);
-  ASSERT_TRUE(r.ok());
-  ASSERT_TRUE((*r)->Done(plan->targets[0]).ok());
-  EXPECT_TRUE(fs::exists(d.path() + "/sm.bak/client.example"));
-}
-
 // Runs a stream to its end, collecting its batches.
 struct Streamed {
   std::vector<std::vector<Target>> batches;
@@ -354,6 +306,58 @@ Streamed RunStream(LegacyStream& s) {
   return out;
 }
 
+TEST(NotifyList, LegacyDirectoryIsReadAndItsStateBumped) {
+  Dir d;
+  d.Write("sm/192.0.2.1", Line("192.0.2.1", "server"));
+  d.Write("sm.bak/client.example", Line("client.example", "server"));
+  d.Write("state", legacy::EncodeState(11));
+  Result<NotifyPlan> p = TakeNotifyList(Take(d));
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->source, ListSource::kLegacy);
+  EXPECT_FALSE(p->keep);
+  EXPECT_EQ(p->state, 13u);
+  ASSERT_NE(p->stream, nullptr);
+  const std::vector<Target> targets = RunStream(*p->stream).All();
+  ASSERT_EQ(targets.size(), 2u);
+  EXPECT_EQ(targets[0].peer, "client.example");  // sm.bak/ first
+  EXPECT_FALSE(fs::exists(d.path() + "/" NSM_DB_NAME));
+  std::ifstream f(d.path() + "/state", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(legacy::ParseState(bytes), 13u);
+
+  // Recording: the answered sm.bak/ peer is removed; sm/ is never touched.
+  auto plan = std::make_shared<const NotifyPlan>(std::move(*p));
+  Result<std::unique_ptr<Recorder>> r = MakeRecorder(plan);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE((*r)->Done(targets[0]).ok());
+  ASSERT_TRUE((*r)->Done(targets[1]).ok());
+  EXPECT_FALSE(fs::exists(d.path() + "/sm.bak/client.example"));
+  EXPECT_TRUE(fs::exists(d.path() + "/sm/192.0.2.1"));
+}
+
+TEST(NotifyList, LegacyWithVKeepsTheListAndWithNLeavesTheState) {
+  Dir d;
+  d.Write("sm.bak/client.example", Line("client.example", "server"));
+  d.Write("state", legacy::EncodeState(11));
+  TakeOptions o = Take(d);
+  o.notify_as = "198.18.0.1";
+  o.bump = false;
+  Result<NotifyPlan> p = TakeNotifyList(o);
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(p->keep);
+  EXPECT_EQ(p->state, 11u);
+  EXPECT_FALSE(p->bumped);
+  ASSERT_NE(p->stream, nullptr);
+  const std::vector<Target> targets = RunStream(*p->stream).All();
+  ASSERT_EQ(targets.size(), 1u);
+  EXPECT_EQ(targets[0].notify_name, "198.18.0.1");
+  auto plan = std::make_shared<const NotifyPlan>(std::move(*p));
+  Result<std::unique_ptr<Recorder>> r = MakeRecorder(plan);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE((*r)->Done(targets[0]).ok());
+  EXPECT_TRUE(fs::exists(d.path() + "/sm.bak/client.example"));
+}
+
 TEST(NotifyList, StreamedLegacyListGivesWhatTheWholeReadGives) {
   // More peers than one batch; one peer in both sm.bak/ and sm/, one under two spellings
   // of its name far apart in name order, a file with two records, garbage.
@@ -373,9 +377,7 @@ TEST(NotifyList, StreamedLegacyListGivesWhatTheWholeReadGives) {
   ASSERT_TRUE(whole.ok());
   std::vector<Target> expected = BuildLegacyTargets(whole->entries, std::nullopt, "node");
 
-  TakeOptions o = Take(d);
-  o.stream = true;
-  Result<NotifyPlan> p = TakeNotifyList(o);
+  Result<NotifyPlan> p = TakeNotifyList(Take(d));
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   ASSERT_NE(p->stream, nullptr);
   EXPECT_TRUE(p->targets.empty());
@@ -426,9 +428,7 @@ TEST(NotifyList, StreamedLegacyListCanStopEarlyAndEmptyOneIsNothingToNotify) {
   for (size_t i = 0; i < 3 * LegacyStream::kBatch; ++i) {
     d.Write("sm/p" + std::to_string(i), Line("p" + std::to_string(i), "server"));
   }
-  TakeOptions o = Take(d);
-  o.stream = true;
-  Result<NotifyPlan> p = TakeNotifyList(o);
+  Result<NotifyPlan> p = TakeNotifyList(Take(d));
   ASSERT_TRUE(p.ok());
   std::atomic<int> calls{0};
   p->stream->Start([&](std::vector<Target>, bool) { ++calls; });
@@ -440,9 +440,7 @@ TEST(NotifyList, StreamedLegacyListCanStopEarlyAndEmptyOneIsNothingToNotify) {
 
   Dir empty;
   empty.Write("state", legacy::EncodeState(11));
-  TakeOptions e = Take(empty);
-  e.stream = true;
-  Result<NotifyPlan> none = TakeNotifyList(e);
+  Result<NotifyPlan> none = TakeNotifyList(Take(empty));
   ASSERT_TRUE(none.ok());
   EXPECT_EQ(none->source, ListSource::kLegacy);
   EXPECT_EQ(none->stream, nullptr);

@@ -7,10 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <atomic>
-#include <thread>
-
 #include "base/files.h"
 
 namespace nsm::notify {
@@ -19,49 +15,6 @@ namespace {
 constexpr const char* kMonitorDir = "sm";
 constexpr const char* kNotifyDir = "sm.bak";
 constexpr const char* kStateFile = "state";
-
-// One record file as a reader thread left it.
-struct FileRead {
-  Status error;  // not ok: the file was skipped
-  legacy::ParsedFile parsed;
-};
-
-// Reads and parses files[i] into (*out)[i] for every i, on up to `threads` threads (the
-// calling one included). dir_fd[0] is sm/, dir_fd[1] sm.bak/ (-1: not open).
-void ReadAll(const std::string& base, const int dir_fd[2], const std::vector<LegacyFile>& files,
-             size_t threads, std::vector<FileRead>* out) {
-  constexpr size_t kPerThread = 512, kBlock = 64;
-  out->resize(files.size());
-  std::atomic<size_t> next{0};
-  const std::string dirs[2] = {base + "/" + kMonitorDir, base + "/" + kNotifyDir};
-  auto work = [&] {
-    for (;;) {
-      const size_t begin = next.fetch_add(kBlock);
-      if (begin >= files.size()) return;
-      for (size_t i = begin; i < std::min(begin + kBlock, files.size()); ++i) {
-        const int d = files[i].in_notify_dir ? 1 : 0;
-        FileRead& r = (*out)[i];
-        if (dir_fd[d] < 0) {
-          r.error = Status(Code::kNotFound, "cannot open " + dirs[d]);
-          continue;
-        }
-        Result<std::string> text =
-            files::ReadSmallFileAt(dir_fd[d], dirs[d], files[i].name, legacy::kMaxFileSize);
-        if (text.ok()) {
-          r.parsed = legacy::ParseRecords(*text);
-        } else {
-          r.error = text.status();
-        }
-      }
-    }
-  };
-  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
-  threads = std::min({threads, cores, 1 + files.size() / kPerThread});
-  std::vector<std::thread> helpers;
-  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
-  work();
-  for (std::thread& h : helpers) h.join();
-}
 
 void ListSubdir(const std::string& base, const char* sub, bool notify_dir, LegacyListing* out) {
   const std::string dir = base + "/" + sub;
@@ -111,47 +64,41 @@ Result<LegacyListing> ListLegacyDir(const std::string& dir) {
   return out;
 }
 
-void ReadLegacyFiles(const std::string& dir, const std::vector<LegacyFile>& files, size_t threads,
+void ReadLegacyFiles(const std::string& dir, const std::vector<LegacyFile>& files,
                      std::vector<LegacyEntry>* entries, std::vector<std::string>* warnings) {
-  int dir_fd[2] = {-1, -1};
-  for (int d : {0, 1}) {
-    const std::string sub = dir + "/" + (d == 1 ? kNotifyDir : kMonitorDir);
-    const bool wanted = std::any_of(files.begin(), files.end(), [d](const LegacyFile& f) {
-      return f.in_notify_dir == (d == 1);
-    });
-    if (!wanted) continue;
-    dir_fd[d] = open(sub.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd[d] < 0) warnings->push_back(ErrnoStatus("cannot open " + sub, errno).message());
-  }
-  std::vector<FileRead> reads;
-  ReadAll(dir, dir_fd, files, threads, &reads);
-  for (int fd : dir_fd) {
-    if (fd >= 0) close(fd);
-  }
-
-  for (size_t i = 0; i < files.size(); ++i) {
-    const LegacyFile& f = files[i];
-    FileRead& r = reads[i];
-    if (!r.error.ok()) {
-      // A sub-directory that could not be opened was reported once above.
-      if (dir_fd[f.in_notify_dir ? 1 : 0] >= 0) {
-        warnings->push_back("skipping " + r.error.message());
-      }
+  // One descriptor per sub-directory: openat(2) saves a path walk per file.
+  struct Sub {
+    std::string path;
+    int fd = -1;
+    bool tried = false;
+  } subs[2] = {{dir + "/" + kMonitorDir}, {dir + "/" + kNotifyDir}};
+  for (const LegacyFile& f : files) {
+    Sub& sub = subs[f.in_notify_dir ? 1 : 0];
+    if (!sub.tried) {
+      sub.tried = true;
+      sub.fd = open(sub.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (sub.fd < 0) warnings->push_back(ErrnoStatus("cannot open " + sub.path, errno).message());
+    }
+    if (sub.fd < 0) continue;  // reported once above
+    Result<std::string> text =
+        files::ReadSmallFileAt(sub.fd, sub.path, f.name, legacy::kMaxFileSize);
+    if (!text.ok()) {
+      warnings->push_back("skipping " + text.status().message());
       continue;
     }
-    for (const std::string& e : r.parsed.errors) {
-      warnings->push_back(dir + "/" + (f.in_notify_dir ? kNotifyDir : kMonitorDir) + "/" + f.name +
-                          ": " + e);
+    legacy::ParsedFile parsed = legacy::ParseRecords(*text);
+    for (const std::string& e : parsed.errors) {
+      warnings->push_back(sub.path + "/" + f.name + ": " + e);
     }
-    if (r.parsed.records.empty()) {
-      if (!r.parsed.errors.empty()) continue;  // garbage only: nothing to trust
+    if (parsed.records.empty()) {
+      if (!parsed.errors.empty()) continue;  // garbage only: nothing to trust
       LegacyEntry e;
       e.file = f.name;
       e.in_notify_dir = f.in_notify_dir;
       entries->push_back(std::move(e));
       continue;
     }
-    for (legacy::Record& rec : r.parsed.records) {
+    for (legacy::Record& rec : parsed.records) {
       LegacyEntry e;
       e.file = f.name;
       e.in_notify_dir = f.in_notify_dir;
@@ -159,6 +106,9 @@ void ReadLegacyFiles(const std::string& dir, const std::vector<LegacyFile>& file
       e.record = std::move(rec);
       entries->push_back(std::move(e));
     }
+  }
+  for (const Sub& sub : subs) {
+    if (sub.fd >= 0) close(sub.fd);
   }
 }
 
@@ -168,9 +118,7 @@ Result<LegacyDir> LoadLegacyDir(const std::string& dir) {
   LegacyDir out;
   out.state = listing->state;
   out.warnings = std::move(listing->warnings);
-  // The second core has nothing else to do yet: with 10,000 peers, reading their
-  // files is a quarter of sm-notify's start.
-  ReadLegacyFiles(dir, listing->files, /*threads=*/4, &out.entries, &out.warnings);
+  ReadLegacyFiles(dir, listing->files, &out.entries, &out.warnings);
   return out;
 }
 

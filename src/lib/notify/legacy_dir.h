@@ -5,9 +5,7 @@
 // nsm never modifies sm/ (the monitor list of whichever statd writes it) and never
 // creates a database in such a directory: see docs/sm-notify.md, "Legacy directories".
 //
-// Threading: plain blocking file I/O; no shared state. LoadLegacyDir and
-// ReadLegacyFiles read large directories on a few threads of their own, joined before
-// they return. Errors: Status with the path.
+// Threading: plain blocking file I/O; no shared state. Errors: Status with the path.
 #pragma once
 
 #include <optional>
@@ -63,8 +61,8 @@ Result<LegacyListing> ListLegacyDir(const std::string& dir);
 
 // Reads and parses `files` of the listing of `dir`, appending their entries in the
 // files' order (a file with several records gives one entry each), and a warning for
-// every file or line skipped. Up to `threads` threads read (the caller's included).
-void ReadLegacyFiles(const std::string& dir, const std::vector<LegacyFile>& files, size_t threads,
+// every file or line skipped.
+void ReadLegacyFiles(const std::string& dir, const std::vector<LegacyFile>& files,
                      std::vector<LegacyEntry>* entries, std::vector<std::string>* warnings);
 
 // Removes from sm.bak/<file> every line whose (mon_name, my_name) match, like

@@ -126,41 +126,27 @@ Status TakeFromDatabase(const TakeOptions& o, NotifyPlan* plan) {
   return Status::Ok();
 }
 
-// The legacy `state` for a run that has something to notify (bumped unless -n, as
-// nfs-utils does) or nothing (left alone).
-Status SetLegacyState(const TakeOptions& o, std::optional<uint32_t> current, bool anything,
-                      NotifyPlan* plan) {
-  legacy::StateStep step = legacy::NextState(current, anything && o.bump);
+// Only the names are listed here (and `state` bumped when there is any file); the files
+// are read while the first are notified (LegacyStream).
+Status TakeFromLegacy(const TakeOptions& o, NotifyPlan* plan) {
+  plan->source = ListSource::kLegacy;
+  plan->keep = o.keep_list || o.notify_as.has_value();
+  Result<LegacyListing> listing = ListLegacyDir(o.state_dir);
+  if (!listing.ok()) return listing.status();
+  plan->warnings = std::move(listing->warnings);
+  const bool anything = !listing->files.empty();
+  legacy::StateStep step = legacy::NextState(listing->state, anything && o.bump);
   if (anything && step.write) {
     Status s = WriteLegacyState(o.state_dir, step.state);
     if (!s.ok()) return s;
     plan->bumped = true;
   }
   plan->state = step.state;
-  return Status::Ok();
-}
-
-Status TakeFromLegacy(const TakeOptions& o, NotifyPlan* plan) {
-  plan->source = ListSource::kLegacy;
-  plan->keep = o.keep_list || o.notify_as.has_value();
-  if (o.stream) {
-    Result<LegacyListing> listing = ListLegacyDir(o.state_dir);
-    if (!listing.ok()) return listing.status();
-    plan->warnings = std::move(listing->warnings);
-    const bool anything = !listing->files.empty();
-    Status s = SetLegacyState(o, listing->state, anything, plan);
-    if (s.ok() && anything) {
-      plan->stream = std::make_shared<LegacyStream>(o.state_dir, std::move(listing->files),
-                                                    o.notify_as, o.nodename);
-    }
-    return s;
+  if (anything) {
+    plan->stream = std::make_shared<LegacyStream>(o.state_dir, std::move(listing->files),
+                                                  o.notify_as, o.nodename);
   }
-  Result<LegacyDir> dir = LoadLegacyDir(o.state_dir);
-  if (!dir.ok()) return dir.status();
-  plan->warnings = std::move(dir->warnings);
-  plan->legacy_entries = std::move(dir->entries);
-  plan->targets = BuildLegacyTargets(plan->legacy_entries, o.notify_as, o.nodename);
-  return SetLegacyState(o, dir->state, !plan->targets.empty(), plan);
+  return Status::Ok();
 }
 
 // ------------------------------------------------------------------ recorders
@@ -210,7 +196,7 @@ class LegacyRecorder : public Recorder {
     Status first;
     std::set<std::tuple<std::string, std::string, std::string>> removed;
     for (size_t i : t.sources) {
-      const LegacyEntry e = plan_->stream ? plan_->stream->Entry(i) : plan_->legacy_entries.at(i);
+      const LegacyEntry e = plan_->stream->Entry(i);
       if (!e.in_notify_dir) continue;  // sm/ belongs to statd: never touched
       const std::string mon = e.has_record ? e.record.mon_name : "";
       const std::string my = e.has_record ? e.record.my_name : "";
@@ -372,8 +358,7 @@ void LegacyStream::Run(const Feed& feed) {
     }
     std::vector<LegacyEntry> entries;
     std::vector<std::string> warnings;
-    // One reader: the notifier's thread has the other core.
-    ReadLegacyFiles(dir_, files, /*threads=*/1, &entries, &warnings);
+    ReadLegacyFiles(dir_, files, &entries, &warnings);
     for (const std::string& w : warnings) log::Warning(w);
     std::vector<Target> targets = BuildLegacyTargets(entries, notify_as_, nodename_);
     size_t base = 0;

@@ -10,7 +10,8 @@
 //     except for `state` (bumped unless -n, as nfs-utils does) and, unless the list
 //     is kept, the removal of a notified peer's sm.bak/ lines. In legacy mode -v
 //     implies keep_list: HA scripts (CTDB, Pacemaker) run one sm-notify per floating
-//     IP over the same files, and each run must find the whole list.
+//     IP over the same files, and each run must find the whole list. Only the file
+//     names are listed here; the plan's LegacyStream reads the files while notifying.
 //   * neither -> nothing to notify (nothing is created).
 // Entries for the same peer that send the same name are merged into one Target.
 //
@@ -46,9 +47,6 @@ struct TakeOptions {
   bool keep_list = false;                // --keep-list
   std::optional<std::string> notify_as;  // -v: the name sent instead of each my_name
   std::string nodename;                  // sent for legacy files that hold no record (and no -v)
-  // Legacy mode: list the files only; they are read while the first are notified
-  // (NotifyPlan::stream). The state is then bumped when there is any file to read.
-  bool stream = false;
 };
 
 // A legacy list read while it is notified (sm-notify -P on nfs-utils files): the files
@@ -93,10 +91,9 @@ struct NotifyPlan {
   bool keep = false;                           // outcomes are not recorded: the list stays as it is
   uint32_t state = 0;                          // the state number to announce
   bool bumped = false;                         // the state number was changed by this run
-  std::vector<Target> targets;                 // the recorders never read them: movable
+  std::vector<Target> targets;                 // kDatabase; the recorders never read them
   std::vector<store::NotifyEntry> db_entries;  // kDatabase: what Target::sources index
-  std::vector<LegacyEntry> legacy_entries;     // kLegacy: what Target::sources index
-  std::shared_ptr<LegacyStream> stream;        // kLegacy, TakeOptions::stream: the targets
+  std::shared_ptr<LegacyStream> stream;        // kLegacy: the targets, and their entries
   std::vector<std::string> warnings;           // skipped files / lines, for the log
 };
 
