@@ -12,6 +12,7 @@
 
 #include "legacy/format.h"
 #include "notify/legacy_dir.h"
+#include "notify_legacy_util.h"
 
 namespace nsm::notify {
 namespace {
@@ -57,7 +58,7 @@ TEST_F(LegacyDirTest, LoadsNotifyDirFirstThenMonitorsAndState) {
   fs::create_directory(dir_ + "/sm/subdir");
   EXPECT_TRUE(HasLegacyFiles(dir_));
 
-  Result<LegacyDir> d = LoadLegacyDir(dir_);
+  Result<test::WholeDir> d = test::ReadWholeDir(dir_);
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   ASSERT_EQ(d->entries.size(), 4u);
   EXPECT_EQ(d->entries[0].file, "a.example");
@@ -96,7 +97,7 @@ TEST_F(LegacyDirTest, LargeDirectoriesKeepNameOrderInEntriesAndWarnings) {
       ++expect_entries;
     }
   }
-  Result<LegacyDir> d = LoadLegacyDir(dir_);
+  Result<test::WholeDir> d = test::ReadWholeDir(dir_);
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   ASSERT_EQ(d->entries.size(), expect_entries);
   for (size_t i = 1; i < d->entries.size(); ++i) {
@@ -149,7 +150,7 @@ TEST_F(LegacyDirTest, UnparsableFileIsLeftAlone) {
 TEST_F(LegacyDirTest, NeverFollowsSymlinks) {
   Write("outside", Line("x.example", "server") + "\n");
   fs::create_symlink(dir_ + "/outside", dir_ + "/sm.bak/x.example");
-  Result<LegacyDir> d = LoadLegacyDir(dir_);
+  Result<test::WholeDir> d = test::ReadWholeDir(dir_);
   ASSERT_TRUE(d.ok());
   EXPECT_TRUE(d->entries.empty());
   EXPECT_EQ(d->warnings.size(), 1u);
@@ -160,11 +161,11 @@ TEST_F(LegacyDirTest, NeverFollowsSymlinks) {
 TEST_F(LegacyDirTest, WritesTheStateFileAtomically) {
   ASSERT_TRUE(WriteLegacyState(dir_, 0x01020305).ok());
   EXPECT_EQ(Read("state"), legacy::EncodeState(0x01020305));
-  Result<LegacyDir> d = LoadLegacyDir(dir_);
+  Result<test::WholeDir> d = test::ReadWholeDir(dir_);
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->state, 0x01020305u);
   Write("state", "ab");
-  d = LoadLegacyDir(dir_);
+  d = test::ReadWholeDir(dir_);
   EXPECT_FALSE(d->state.has_value());
 }
 

@@ -19,6 +19,7 @@
 #include "legacy/format.h"
 #include "notify/notify_list.h"
 #include "notify/system.h"
+#include "notify_legacy_util.h"
 #include "store/store.h"
 
 namespace nsm::notify {
@@ -373,7 +374,7 @@ TEST(NotifyList, StreamedLegacyListGivesWhatTheWholeReadGives) {
   d.Write("sm/garbage.example", "not a record\n");
   d.Write("state", legacy::EncodeState(11));
 
-  Result<LegacyDir> whole = LoadLegacyDir(d.path());
+  Result<test::WholeDir> whole = test::ReadWholeDir(d.path());
   ASSERT_TRUE(whole.ok());
   std::vector<Target> expected = BuildLegacyTargets(whole->entries, std::nullopt, "node");
 

@@ -112,16 +112,6 @@ void ReadLegacyFiles(const std::string& dir, const std::vector<LegacyFile>& file
   }
 }
 
-Result<LegacyDir> LoadLegacyDir(const std::string& dir) {
-  Result<LegacyListing> listing = ListLegacyDir(dir);
-  if (!listing.ok()) return listing.status();
-  LegacyDir out;
-  out.state = listing->state;
-  out.warnings = std::move(listing->warnings);
-  ReadLegacyFiles(dir, listing->files, &out.entries, &out.warnings);
-  return out;
-}
-
 Status RemoveLegacyNotified(const std::string& dir, std::string_view file,
                             std::string_view mon_name, std::string_view my_name) {
   if (!legacy::ValidFileName(file)) {

@@ -27,20 +27,13 @@ struct LegacyEntry {
   legacy::Record record;
 };
 
-struct LegacyDir {
-  std::vector<LegacyEntry> entries;   // sm.bak/ first, then sm/; each sorted by file name
-  std::optional<uint32_t> state;      // nullopt: `state` missing or short
-  std::vector<std::string> warnings;  // skipped files and lines
-};
-
 // A record file of a listing: its name, in sm.bak/ (true) or sm/ (false).
 struct LegacyFile {
   std::string name;
   bool in_notify_dir = false;
 };
 
-// A directory's record files before any is read (what LoadLegacyDir reads, in its
-// order), and its `state`.
+// A directory's record files before any is read, and its `state`.
 struct LegacyListing {
   std::vector<LegacyFile> files;      // sm.bak/ first, then sm/; each sorted by name
   std::optional<uint32_t> state;      // nullopt: `state` missing or short
@@ -51,17 +44,13 @@ struct LegacyListing {
 // sm.bak/ (dot files ignored).
 bool HasLegacyFiles(const std::string& dir);
 
-// Reads sm.bak/, sm/ and `state`. Missing sub-directories are empty. Non-regular
-// files, invalid names, unreadable or oversized files are skipped with a warning.
-// Errors: only when `dir` itself cannot be read. ListLegacyDir + ReadLegacyFiles.
-Result<LegacyDir> LoadLegacyDir(const std::string& dir);
-
-// Lists sm.bak/ and sm/ and reads `state` (errors as LoadLegacyDir).
+// Lists sm.bak/ and sm/ and reads `state`. Missing sub-directories are empty; invalid
+// names are skipped with a warning. Errors: only when `dir` itself cannot be read.
 Result<LegacyListing> ListLegacyDir(const std::string& dir);
 
 // Reads and parses `files` of the listing of `dir`, appending their entries in the
-// files' order (a file with several records gives one entry each), and a warning for
-// every file or line skipped.
+// files' order (a file with several records gives one entry each). Non-regular,
+// unreadable or oversized files and bad lines are skipped with a warning.
 void ReadLegacyFiles(const std::string& dir, const std::vector<LegacyFile>& files,
                      std::vector<LegacyEntry>* entries, std::vector<std::string>* warnings);
 
